@@ -51,6 +51,8 @@ export interface RunConfig {
   };
   host: { ip: string; hostname: string; idc: string; location: string };
   upload: { port: number; tcpPort: number };
+  /** The config file that was loaded (absolute path), if any; for messages and --dry-run. */
+  configFile?: string;
   /** Where the scheduler list came from, for messages: flag, env, file, none. */
   clusterSource: "scheduler-flag" | "manager-flag" | "scheduler-file" | "manager-file" | "scheduler-env" | "manager-env" | "none";
 }

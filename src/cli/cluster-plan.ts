@@ -1,0 +1,50 @@
+// The scheduler list for a run, built from the resolved config: static list, managers
+// (with the last good list cached in the state dir), or none.
+import { systemClock } from "../clock.js";
+import type { RunConfig } from "../config/types.js";
+import { createSchedulerList, type SchedulerList } from "../cluster/resolve.js";
+import { createChannelCredentials } from "../rpc/channels.js";
+import { localIdentity } from "../p2p/host.js";
+import type { ClusterPlan } from "../p2p/scheduled.js";
+
+export function schedulerListFor(config: RunConfig, version: string, onWarning?: (m: string) => void): SchedulerList {
+  const me = localIdentity(config.host);
+  return createSchedulerList(
+    {
+      schedulerAddrs: config.scheduler.addrs,
+      managerAddrs: config.manager.addrs,
+      stateDir: config.stateDir,
+      caller: {
+        hostname: me.hostname,
+        ip: me.ip,
+        idc: config.host.idc || undefined,
+        location: config.host.location || undefined,
+        version,
+        commit: "",
+      },
+      managerCredentials: createChannelCredentials(config.manager.tls, "manager"),
+      connectTimeoutMs: config.scheduler.connectTimeoutMs,
+      callTimeoutMs: Math.max(config.scheduler.connectTimeoutMs, 5000),
+    },
+    { clock: systemClock, onWarning },
+  );
+}
+
+export function clusterPlanFor(config: RunConfig, version: string): ClusterPlan {
+  return {
+    async resolve() {
+      const list = schedulerListFor(config, version);
+      const first = await list.resolve();
+      return {
+        source: first.source,
+        addrs: first.addrs,
+        warning: first.warning,
+        async refresh() {
+          if (first.source !== "manager" && first.source !== "cache") return undefined;
+          const fresh = await list.refresh();
+          return fresh.source === "manager" ? fresh.addrs : undefined;
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,174 @@
+// What the user sees on stderr while a download runs: a cli-progress bar on a TTY,
+// plain periodic lines otherwise, nothing with -q / --progress none (errors aside).
+// It only subscribes to download events; nothing below cli/ prints.
+import cliProgress from "cli-progress";
+import { Chalk, type ChalkInstance } from "chalk";
+import type { EventEmitter } from "node:events";
+import type { ColorMode, ProgressMode } from "../config/types.js";
+import type { DownloadEvents, ProgressValue } from "../p2p/events.js";
+import type { Attempt } from "../switching/selector.js";
+
+export interface RenderOptions {
+  progress: ProgressMode;
+  color: ColorMode;
+  quiet: boolean;
+  verbose: boolean;
+  stream: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+  /** Plain-line period (non-TTY). */
+  lineIntervalMs?: number;
+}
+
+/** Colour level from --color, NO_COLOR, FORCE_COLOR, TERM=dumb and whether stderr is a TTY. */
+export function colorLevel(mode: ColorMode, env: NodeJS.ProcessEnv, isTTY: boolean): 0 | 1 | 2 | 3 {
+  if (mode === "never") return 0;
+  if (mode === "always") return 1;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return 0;
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR === "0" || env.FORCE_COLOR === "false" ? 0 : 1;
+  if (env.TERM === "dumb") return 0;
+  return isTTY ? 1 : 0;
+}
+
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+export class Renderer {
+  private readonly opts: RenderOptions;
+  private readonly chalk: ChalkInstance;
+  private readonly mode: "bar" | "line" | "none";
+  private bar: cliProgress.SingleBar | undefined;
+  private lineTimer: NodeJS.Timeout | undefined;
+  private last: ProgressValue | undefined;
+  private lastFailed: Attempt | undefined;
+  private readonly startedAt = Date.now();
+  private scheduler = "";
+
+  constructor(opts: RenderOptions) {
+    this.opts = opts;
+    const isTTY = opts.stream.isTTY === true;
+    this.chalk = new Chalk({ level: colorLevel(opts.color, opts.env, isTTY) });
+    const wanted = opts.quiet ? "none" : opts.progress;
+    this.mode = wanted === "auto" ? (isTTY && opts.env.TERM !== "dumb" ? "bar" : "line") : wanted;
+  }
+
+  attach(events: EventEmitter<DownloadEvents>): void {
+    events.on("progress", (p) => this.onProgress(p));
+    events.on("attempt", (a) => this.onAttempt(a));
+    events.on("schedulerSwitch", (s) => this.onSwitch(s.from, s.to, s.reason));
+    events.on("backToSource", ({ reason }) => this.notice(`${reason}`));
+    events.on("notice", (m) => this.notice(m));
+    events.on("debug", (m) => {
+      if (this.opts.verbose) this.print(this.chalk.dim(`dfget: ${m}`));
+    });
+  }
+
+  /** Errors are printed even with -q. */
+  error(message: string): void {
+    this.clearBar();
+    this.opts.stream.write(`${this.chalk.red("dfget: error:")} ${message}\n`);
+  }
+
+  finish(ok: boolean): void {
+    if (this.lineTimer) clearInterval(this.lineTimer);
+    this.lineTimer = undefined;
+    if (this.bar) {
+      if (ok && this.last) this.bar.update(this.last.transferred, this.barPayload(this.last));
+      this.bar.stop();
+      this.bar = undefined;
+    } else if (this.mode === "line" && ok && this.last) {
+      this.opts.stream.write(`${this.line(this.last)}\n`);
+    }
+  }
+
+  private onProgress(p: ProgressValue): void {
+    this.last = p;
+    if (this.mode === "bar") {
+      if (!this.bar) {
+        this.bar = new cliProgress.SingleBar(
+          {
+            stream: this.opts.stream,
+            format: `{bar} {percentage}% | {done}/{size} | {speed} | ETA {eta_formatted} {sched}`,
+            barCompleteChar: "█",
+            barIncompleteChar: "░",
+            hideCursor: true,
+            clearOnComplete: false,
+            fps: 10,
+            etaBuffer: 50,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        this.bar.start(p.total ?? 0, p.transferred, this.barPayload(p));
+      } else {
+        if (p.total !== undefined) this.bar.setTotal(p.total);
+        this.bar.update(p.transferred, this.barPayload(p));
+      }
+    } else if (this.mode === "line" && !this.lineTimer) {
+      this.lineTimer = setInterval(() => this.last && this.opts.stream.write(`${this.line(this.last)}\n`), this.opts.lineIntervalMs ?? 2000);
+      this.lineTimer.unref();
+    }
+  }
+
+  private onAttempt(a: Attempt): void {
+    if (a.outcome === "ok") return;
+    if (a.outcome === "cooling") {
+      this.notice(`scheduler ${a.addr} is cooling down after a recent failure, skipped`);
+      return;
+    }
+    this.lastFailed = a;
+    if (this.opts.verbose) this.notice(`scheduler ${a.addr} ${a.outcome} (${a.ms} ms)`);
+  }
+
+  private onSwitch(from: string | undefined, to: string, reason: string): void {
+    this.scheduler = to;
+    const failed = this.lastFailed;
+    this.lastFailed = undefined;
+    if (from !== undefined) this.notice(this.chalk.yellow(`scheduler ${from} ${reason.split(":")[0]} → ${to}`));
+    else if (failed) this.notice(this.chalk.yellow(`scheduler ${failed.addr} ${failed.outcome} → ${to}`));
+    else if (this.opts.verbose) this.notice(`scheduler ${to}`);
+  }
+
+  private notice(message: string): void {
+    if (this.opts.quiet || this.opts.progress === "none") return;
+    this.print(`dfget: ${message}`);
+  }
+
+  private print(line: string): void {
+    this.clearBar();
+    this.opts.stream.write(`${line}\n`);
+    if (this.bar && this.last) this.bar.update(this.last.transferred, this.barPayload(this.last));
+  }
+
+  private clearBar(): void {
+    if (this.bar && this.opts.stream.isTTY) this.opts.stream.write("\r\x1b[K");
+  }
+
+  private speed(p: ProgressValue): number {
+    const secs = (Date.now() - this.startedAt) / 1000;
+    return secs > 0 ? p.transferred / secs : 0;
+  }
+
+  private barPayload(p: ProgressValue): Record<string, string> {
+    return {
+      done: formatBytes(p.transferred),
+      size: p.total === undefined ? "?" : formatBytes(p.total),
+      speed: `${formatBytes(Math.round(this.speed(p)))}/s`,
+      sched: this.scheduler ? this.chalk.dim(`via ${this.scheduler}`) : "",
+    };
+  }
+
+  /** One plain line, no control characters. */
+  private line(p: ProgressValue): string {
+    const pct = p.percent === undefined ? "" : `${Math.floor(p.percent * 100)}% `;
+    const size = p.total === undefined ? formatBytes(p.transferred) : `${formatBytes(p.transferred)}/${formatBytes(p.total)}`;
+    const via = this.scheduler ? ` via ${this.scheduler}` : "";
+    return `dfget: ${pct}${size} ${formatBytes(Math.round(this.speed(p)))}/s pieces ${p.piecesDone}/${p.piecesTotal}${via}`;
+  }
+}

@@ -1,0 +1,46 @@
+// The --json summary object of the contract (cli.md, "JSON summary"): one line, always
+// printed, also on failure. Fields may be added, never removed.
+import { messageOf } from "../errors.js";
+import type { DownloadReport } from "../p2p/download.js";
+import { redactUrl } from "../p2p/origin.js";
+
+export interface Summary {
+  ok: boolean;
+  exitCode: number;
+  error: string | null;
+  url: string;
+  output: string;
+  taskId: string | null;
+  peerId: string | null;
+  contentLength: number | null;
+  bytesWritten: number;
+  durationMs: number;
+  bytesPerSecond: number;
+  pieces: DownloadReport["pieces"];
+  backToSource: boolean;
+  scheduler: { used: string | null; switches: number; attempts: DownloadReport["scheduler"]["attempts"] };
+  digest: string | null;
+  cluster: DownloadReport["cluster"];
+}
+
+export function buildSummary(report: DownloadReport, end: { code: number; error: unknown; durationMs: number }): Summary {
+  const seconds = end.durationMs / 1000;
+  return {
+    ok: end.code === 0,
+    exitCode: end.code,
+    error: end.error === undefined ? null : messageOf(end.error),
+    url: redactUrl(report.url),
+    output: report.output,
+    taskId: report.taskId,
+    peerId: report.peerId,
+    contentLength: report.contentLength,
+    bytesWritten: report.bytesWritten,
+    durationMs: end.durationMs,
+    bytesPerSecond: seconds > 0 ? Math.round(report.bytesWritten / seconds) : report.bytesWritten,
+    pieces: report.pieces,
+    backToSource: report.backToSource,
+    scheduler: { used: report.scheduler.used, switches: report.scheduler.switches, attempts: report.scheduler.attempts },
+    digest: report.digest,
+    cluster: report.cluster,
+  };
+}

@@ -1,0 +1,231 @@
+// Pieces from parent peers: SyncPieces tells us which parent has which piece and where
+// its vortex server is; pieces are then fetched over vortex TCP, several at once, each
+// checked against its crc32 digest before it counts (client reference §5).
+import * as grpc from "@grpc/grpc-js";
+import { DfdaemonUploadClient, type SyncPiecesResponse } from "../gen/dfdaemon/v2/dfdaemon.js";
+import type { Peer } from "../gen/common/v2/common.js";
+import { pieceDigest } from "../storage/digest.js";
+import { fetchPiece } from "./vortex-client.js";
+import type { FinishedPiece, PieceState } from "./piece-state.js";
+
+export interface ParentReport {
+  finished(piece: FinishedPiece): void;
+  failed(pieceNumber: number, parentId: string, reason: string): void;
+  debug(message: string): void;
+}
+
+export interface ParentFetcherOptions {
+  parents: readonly Peer[];
+  state: PieceState;
+  taskId: string;
+  hostId: string;
+  concurrency: number;
+  pieceTimeoutMs: number;
+  /** No new piece reported by any parent and none finished for this long → give up on them. */
+  stallTimeoutMs: number;
+  report: ParentReport;
+}
+
+/** complete: every piece is here; exhausted: these parents cannot give the rest; stopped: stop() was called. */
+export type ParentFetchResult = "complete" | "exhausted" | "stopped";
+
+interface ParentLink {
+  peer: Peer;
+  id: string;
+  client: DfdaemonUploadClient;
+  call?: grpc.ClientReadableStream<SyncPiecesResponse>;
+  /** piece number → where to fetch it */
+  has: Map<number, { ip: string; port: number }>;
+  syncEnded: boolean;
+  dead: boolean;
+  active: number;
+}
+
+export class ParentFetcher {
+  private readonly opts: ParentFetcherOptions;
+  private readonly links: ParentLink[];
+  /** piece number → parent ids that failed it (never asked again for that piece) */
+  private readonly failedFor = new Map<number, Set<string>>();
+  private active = 0;
+  private stopped = false;
+  private settle: ((r: ParentFetchResult) => void) | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  /** Pieces finished or given up elsewhere (an older conversation's transfers) change what is left. */
+  private readonly onStateChange = (): void => this.pump();
+
+  constructor(opts: ParentFetcherOptions) {
+    this.opts = opts;
+    this.links = opts.parents.map((peer) => {
+      const host = peer.host;
+      const addr = host ? formatHostPort(host.ip, host.port) : "invalid:0";
+      return {
+        peer,
+        id: peer.id,
+        client: new DfdaemonUploadClient(addr, grpc.credentials.createInsecure(), {
+          "grpc.enable_retries": 0,
+          "grpc.max_receive_message_length": -1,
+        }),
+        has: new Map(),
+        syncEnded: false,
+        dead: !host,
+        active: 0,
+      };
+    });
+  }
+
+  run(): Promise<ParentFetchResult> {
+    return new Promise((resolve) => {
+      this.settle = resolve;
+      this.opts.state.on("changed", this.onStateChange);
+      const interested = this.opts.state.unfinished().map((p) => p.number);
+      if (interested.length === 0) return this.finish("complete");
+      for (const link of this.links) this.sync(link, interested);
+      this.armStall();
+      this.pump();
+    });
+  }
+
+  /** Start no new transfers; those in flight finish and still count. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.finish("stopped");
+  }
+
+  private sync(link: ParentLink, interested: number[]): void {
+    if (link.dead) {
+      link.syncEnded = true;
+      return;
+    }
+    const call = link.client.syncPieces({ hostId: this.opts.hostId, taskId: this.opts.taskId, interestedPieceNumbers: interested });
+    link.call = call;
+    call.on("data", (msg: SyncPiecesResponse) => {
+      const ip = msg.ip || link.peer.host?.ip || "";
+      // A parent without a vortex port is reached at its gRPC port, as Rust children do.
+      const port = msg.tcpPort ?? link.peer.host?.port ?? 0;
+      link.has.set(msg.number, { ip, port });
+      this.armStall();
+      this.pump();
+    });
+    call.on("error", (err: grpc.ServiceError) => {
+      link.syncEnded = true;
+      if (err.code !== grpc.status.CANCELLED) {
+        this.opts.report.debug(`parent ${link.id}: SyncPieces ended: ${err.code} ${err.details}`);
+        if (link.has.size === 0) link.dead = true;
+      }
+      this.pump();
+    });
+    call.on("end", () => {
+      link.syncEnded = true;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.stopped || !this.settle) return;
+    const { state, concurrency } = this.opts;
+    if (state.complete) return this.finish("complete");
+    while (this.active < concurrency) {
+      const pick = this.pickWork();
+      if (!pick) break;
+      this.transfer(pick.piece, pick.link);
+    }
+    if (this.active === 0 && !this.anyHope()) this.finish("exhausted");
+  }
+
+  /** Is there a piece some live parent has or may still report? */
+  private anyHope(): boolean {
+    const missing = this.opts.state.missing();
+    if (missing.length === 0) return this.opts.state.unfinished().length > 0; // others are in flight elsewhere
+    for (const link of this.links) {
+      if (link.dead) continue;
+      if (!link.syncEnded) return true;
+      for (const p of missing) if (link.has.has(p.number) && !this.failedFor.get(p.number)?.has(link.id)) return true;
+    }
+    return false;
+  }
+
+  private pickWork(): { piece: number; link: ParentLink } | undefined {
+    for (const p of this.opts.state.missing()) {
+      let best: ParentLink | undefined;
+      for (const link of this.links) {
+        if (link.dead || !link.has.has(p.number) || this.failedFor.get(p.number)?.has(link.id)) continue;
+        if (!best || link.active < best.active) best = link;
+      }
+      if (best && this.opts.state.claim(p.number)) return { piece: p.number, link: best };
+    }
+    return undefined;
+  }
+
+  private transfer(n: number, link: ParentLink): void {
+    const where = link.has.get(n)!;
+    const entry = this.opts.state.plan[n]!;
+    const started = Date.now();
+    this.active++;
+    link.active++;
+    const done = (): void => {
+      this.active--;
+      link.active--;
+      this.pump();
+    };
+    fetchPiece({
+      host: where.ip,
+      port: where.port,
+      taskId: this.opts.taskId,
+      pieceNumber: n,
+      timeoutMs: this.opts.pieceTimeoutMs,
+      expectedLength: entry.length,
+      maxLength: entry.length,
+    })
+      .then(async ({ metadata, data }) => {
+        const digest = pieceDigest(data);
+        if (data.length !== entry.length) throw new Error(`piece ${n}: ${data.length} bytes, expected ${entry.length}`);
+        if (metadata.digest && metadata.digest !== digest) throw new Error(`piece ${n}: digest ${digest}, parent said ${metadata.digest}`);
+        const finished = await this.opts.state.store(
+          { number: n, digest, source: "parent", parentId: link.id, costMs: Date.now() - started, createdAt: new Date(started) },
+          data,
+        );
+        this.armStall();
+        this.opts.report.finished(finished);
+      })
+      .catch((err: unknown) => {
+        this.opts.state.release(n);
+        const reason = err instanceof Error ? err.message : String(err);
+        let set = this.failedFor.get(n);
+        if (!set) this.failedFor.set(n, (set = new Set()));
+        set.add(link.id);
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EHOSTUNREACH") link.dead = true;
+        this.opts.report.failed(n, link.id, reason);
+      })
+      .finally(done);
+  }
+
+  /** Parents that are still downloading report pieces late; give up only after a quiet spell. */
+  private armStall(): void {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = setTimeout(() => {
+      this.opts.report.debug(`parents quiet for ${this.opts.stallTimeoutMs} ms`);
+      for (const link of this.links) link.syncEnded = true;
+      this.finish(this.opts.state.complete ? "complete" : "exhausted");
+    }, this.opts.stallTimeoutMs);
+    this.stallTimer.unref();
+  }
+
+  private finish(result: ParentFetchResult): void {
+    const settle = this.settle;
+    if (!settle) return;
+    this.settle = undefined;
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.opts.state.off("changed", this.onStateChange);
+    for (const link of this.links) {
+      link.call?.cancel();
+      link.client.close();
+    }
+    settle(result);
+  }
+}
+
+export function formatHostPort(ip: string, port: number): string {
+  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
+}

@@ -1,0 +1,136 @@
+// The pieces of one task: which are verified on disk, which are in flight, where each
+// came from. It outlives any one scheduler conversation, so a switch keeps every
+// finished piece, and the upload server reads from it to serve other peers.
+import { EventEmitter } from "node:events";
+import { open, type FileHandle } from "node:fs/promises";
+
+export interface PiecePlanEntry {
+  number: number;
+  offset: number;
+  length: number;
+}
+
+export type PieceSource = "parent" | "origin";
+
+export interface FinishedPiece extends PiecePlanEntry {
+  /** `crc32:<decimal>` of the bytes, as Dragonfly reports it. */
+  digest: string;
+  source: PieceSource;
+  /** Peer id of the parent it came from (parent pieces only). */
+  parentId?: string;
+  costMs: number;
+  createdAt: Date;
+}
+
+/** Where verified bytes are written (a PieceFile beside the output). */
+export interface PieceWriter {
+  readonly tempPath: string;
+  writePiece(offset: number, data: Buffer): Promise<void>;
+}
+
+export class PieceState extends EventEmitter<{ finished: [FinishedPiece]; changed: [] }> {
+  readonly plan: readonly PiecePlanEntry[];
+  private readonly finished = new Map<number, FinishedPiece>();
+  private readonly inFlight = new Set<number>();
+  private readonly writer: PieceWriter;
+  private reader: Promise<FileHandle> | undefined;
+  private bytesDone = 0;
+
+  constructor(plan: readonly PiecePlanEntry[], writer: PieceWriter) {
+    super();
+    this.setMaxListeners(0);
+    this.plan = plan;
+    this.writer = writer;
+  }
+
+  get total(): number {
+    return this.plan.length;
+  }
+  get finishedCount(): number {
+    return this.finished.size;
+  }
+  get bytesWritten(): number {
+    return this.bytesDone;
+  }
+  isFinished(n: number): boolean {
+    return this.finished.has(n);
+  }
+  isInFlight(n: number): boolean {
+    return this.inFlight.has(n);
+  }
+  get complete(): boolean {
+    return this.finished.size === this.plan.length;
+  }
+  finishedPiece(n: number): FinishedPiece | undefined {
+    return this.finished.get(n);
+  }
+  finishedPieces(): FinishedPiece[] {
+    return [...this.finished.values()];
+  }
+  /** Pieces neither finished nor being fetched, in piece order. */
+  missing(): PiecePlanEntry[] {
+    return this.plan.filter((p) => !this.finished.has(p.number) && !this.inFlight.has(p.number));
+  }
+  /** Pieces not finished (in flight or not), in piece order. */
+  unfinished(): PiecePlanEntry[] {
+    return this.plan.filter((p) => !this.finished.has(p.number));
+  }
+  countBySource(source: PieceSource): number {
+    let n = 0;
+    for (const p of this.finished.values()) if (p.source === source) n++;
+    return n;
+  }
+
+  /** Claim a piece for fetching; false when it is done or someone else has it. */
+  claim(n: number): boolean {
+    if (this.finished.has(n) || this.inFlight.has(n)) return false;
+    this.inFlight.add(n);
+    return true;
+  }
+  release(n: number): void {
+    if (this.inFlight.delete(n)) this.emit("changed");
+  }
+
+  /** Write verified bytes and mark the piece finished. The caller has checked the digest. */
+  async store(piece: Omit<FinishedPiece, "offset" | "length">, data: Buffer): Promise<FinishedPiece> {
+    const entry = this.plan[piece.number];
+    if (!entry) throw new Error(`piece ${piece.number} is not in the plan`);
+    if (data.length !== entry.length) throw new Error(`piece ${piece.number}: ${data.length} bytes, expected ${entry.length}`);
+    try {
+      await this.writer.writePiece(entry.offset, data);
+    } finally {
+      this.inFlight.delete(piece.number);
+    }
+    const done: FinishedPiece = { ...piece, offset: entry.offset, length: entry.length };
+    if (!this.finished.has(piece.number)) {
+      this.finished.set(piece.number, done);
+      this.bytesDone += entry.length;
+      this.emit("finished", done);
+    }
+    this.emit("changed");
+    return done;
+  }
+
+  /** Bytes of a finished piece, read back from the temp file (for uploads). */
+  async read(n: number): Promise<{ piece: FinishedPiece; data: Buffer } | undefined> {
+    const piece = this.finished.get(n);
+    if (!piece) return undefined;
+    this.reader ??= open(this.writer.tempPath, "r");
+    const fh = await this.reader;
+    const data = Buffer.allocUnsafe(piece.length);
+    let got = 0;
+    while (got < piece.length) {
+      const { bytesRead } = await fh.read(data, got, piece.length - got, piece.offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    if (got !== piece.length) return undefined;
+    return { piece, data };
+  }
+
+  async close(): Promise<void> {
+    const reader = this.reader;
+    this.reader = undefined;
+    if (reader) await reader.then((fh) => fh.close()).catch(() => undefined);
+  }
+}

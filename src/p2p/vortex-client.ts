@@ -1,0 +1,157 @@
+// Fetches one piece from a parent's vortex TCP server (client reference §5.2): one TCP
+// connection per request, as the Rust server answers one request and closes.
+import { connect, type Socket } from "node:net";
+import { DfgetError, TimeoutError } from "../errors.js";
+import {
+  PIECE_RESPONSE_LIMITS,
+  VortexProtocolError,
+  VortexReader,
+  VortexRemoteError,
+  VortexTag,
+  decodeError,
+  decodePieceContentValue,
+  encodeDownloadPiece,
+  vortexErrorCodeName,
+  type PieceMetadata,
+} from "./vortex.js";
+
+/** Rust's vortex client gives up connecting after 2 s (dragonfly-client-storage client/tcp.rs). */
+export const VORTEX_CONNECT_TIMEOUT_MS = 2_000;
+
+export interface FetchPieceOptions {
+  host: string;
+  port: number;
+  taskId: string;
+  pieceNumber: number;
+  /** Whole exchange: connect, request, metadata and every piece byte. */
+  timeoutMs: number;
+  /** Connect deadline inside timeoutMs; default VORTEX_CONNECT_TIMEOUT_MS. */
+  connectTimeoutMs?: number;
+  /** When given, a parent announcing another length is refused before any byte is read. */
+  expectedLength?: number;
+  /** Largest piece we will allocate for; checked before allocating. */
+  maxLength: number;
+  signal?: AbortSignal;
+}
+
+export interface FetchedPiece {
+  metadata: PieceMetadata;
+  /** Exactly metadata.length bytes. The digest is not checked here. */
+  data: Buffer;
+}
+
+/**
+ * The socket failed (refused, reset, unreachable). Following got, `code` is the errno
+ * (ECONNREFUSED, ECONNRESET, ...) when there is one, else ERR_VORTEX_CONNECTION.
+ */
+export class VortexConnectionError extends DfgetError {
+  constructor(message: string, errno: string | undefined, options?: { cause?: unknown }) {
+    super(message, errno ?? "ERR_VORTEX_CONNECTION", undefined, options);
+    this.name = "VortexConnectionError";
+  }
+}
+
+/**
+ * Resolves with the piece, or rejects with: TimeoutError (phase "connect" or "piece"),
+ * VortexRemoteError (the parent's Error frame; NotFound = vortexCode 2),
+ * VortexProtocolError (bad or short bytes), VortexConnectionError, or — once `signal`
+ * aborts — the signal's reason as it is.
+ * The socket is destroyed on every path; bytes after the piece are ignored.
+ */
+export async function fetchPiece(opts: FetchPieceOptions): Promise<FetchedPiece> {
+  const request = encodeDownloadPiece(opts.taskId, opts.pieceNumber);
+  const where = `vortex ${formatAddress(opts.host, opts.port)} piece ${opts.pieceNumber}`;
+  opts.signal?.throwIfAborted();
+
+  const socket = connect({ host: opts.host, port: opts.port, noDelay: true });
+  // Every failure reaches us through destroy(err) → the pending read; this listener only
+  // keeps an error that arrives between reads from becoming an uncaught 'error' event.
+  socket.on("error", () => {});
+  const timers = armDeadlines(socket, opts, where);
+  const onAbort = (): void => {
+    socket.destroy(new DfgetError(`${where}: aborted`, "ERR_ABORTED"));
+  };
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    await connected(socket);
+    clearTimeout(timers.connect);
+    socket.write(request);
+    return await readPiece(new VortexReader(socket), opts, where);
+  } catch (err) {
+    // Whatever the socket reported after an abort, the caller asked for the abort.
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    throw withContext(err, where);
+  } finally {
+    clearTimeout(timers.connect);
+    clearTimeout(timers.total);
+    opts.signal?.removeEventListener("abort", onAbort);
+    socket.destroy();
+  }
+}
+
+async function readPiece(reader: VortexReader, opts: FetchPieceOptions, where: string): Promise<FetchedPiece> {
+  const frame = await reader.readFrame(PIECE_RESPONSE_LIMITS);
+  if (frame.tag === VortexTag.Error) {
+    const { code, message } = decodeError(frame.value);
+    throw new VortexRemoteError(code, `${where}: parent answered ${vortexErrorCodeName(code)}: ${message}`);
+  }
+  const metadata = decodePieceContentValue(frame.value);
+  if (metadata.number !== opts.pieceNumber) {
+    throw new VortexProtocolError("mismatch", `parent sent piece ${metadata.number} instead`);
+  }
+  if (metadata.length > opts.maxLength) {
+    throw new VortexProtocolError("oversized", `piece is ${metadata.length} bytes, limit ${opts.maxLength}`);
+  }
+  if (opts.expectedLength !== undefined && metadata.length !== opts.expectedLength) {
+    throw new VortexProtocolError("mismatch", `piece is ${metadata.length} bytes, expected ${opts.expectedLength}`);
+  }
+  const data = Buffer.allocUnsafe(metadata.length);
+  await reader.readInto(data, "piece content");
+  return { metadata, data };
+}
+
+function armDeadlines(socket: Socket, opts: FetchPieceOptions, where: string): { connect: NodeJS.Timeout; total: NodeJS.Timeout } {
+  const connectMs = Math.min(opts.connectTimeoutMs ?? VORTEX_CONNECT_TIMEOUT_MS, opts.timeoutMs);
+  const connectTimer = setTimeout(() => {
+    socket.destroy(new TimeoutError("connect", `${where}: not connected within ${connectMs} ms`));
+  }, connectMs);
+  const totalTimer = setTimeout(() => {
+    socket.destroy(new TimeoutError("piece", `${where}: not received within ${opts.timeoutMs} ms`));
+  }, opts.timeoutMs);
+  // A pending piece alone must not keep a finishing process alive.
+  connectTimer.unref();
+  totalTimer.unref();
+  return { connect: connectTimer, total: totalTimer };
+}
+
+function connected(socket: Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    const onClose = (): void => reject(new VortexConnectionError("closed before connecting", undefined));
+    socket.once("error", onError);
+    socket.once("close", onClose);
+    socket.once("connect", () => {
+      socket.off("error", onError);
+      socket.off("close", onClose);
+      resolve();
+    });
+  });
+}
+
+/** Our own typed errors gain the address; socket errors become VortexConnectionError. */
+function withContext(err: unknown, where: string): unknown {
+  if (err instanceof VortexProtocolError) {
+    return new VortexProtocolError(err.reason, `${where}: ${err.message}`, { cause: err });
+  }
+  if (err instanceof DfgetError) return err;
+  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (errno === "ERR_STREAM_PREMATURE_CLOSE") {
+    return new VortexProtocolError("truncated", `${where}: connection closed early`, { cause: err });
+  }
+  const text = err instanceof Error ? err.message : String(err);
+  return new VortexConnectionError(`${where}: ${text}`, errno, { cause: err });
+}
+
+function formatAddress(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}

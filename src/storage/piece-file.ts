@@ -1,0 +1,231 @@
+// The output file while pieces arrive in any order: positional writes into a temp file
+// beside the output (same directory, so the final rename is atomic and never crosses a
+// filesystem), then fsync + rename. Until commit() the output path is untouched, so a
+// failed or interrupted run leaves either the old file or nothing — never half a file.
+import { constants, unlinkSync } from "node:fs";
+import { access, link, lstat, open, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { OutputExistsError, WriteError } from "../errors.js";
+
+export interface PieceFileOptions {
+  /** Replace an existing output (otherwise OutputExistsError, exit 73). */
+  overwrite: boolean;
+  /** Final size when known: the temp file is sized up front so out-of-order writes fit. */
+  size?: number;
+}
+
+type PieceFileState = "open" | "committed" | "aborted";
+
+function errnoOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function writeErrorFrom(action: string, path: string, err: unknown): WriteError {
+  const code = errnoOf(err) ?? (err instanceof Error ? err.message : String(err));
+  return new WriteError(`cannot ${action} ${path}: ${code}`, { cause: err });
+}
+
+async function existsNoFollow(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (err) {
+    if (errnoOf(err) === "ENOENT") return false;
+    throw writeErrorFrom("inspect", path, err);
+  }
+}
+
+/** Errors from link(2) meaning "this filesystem has no hard links", not "target exists". */
+const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK", "EXDEV"]);
+
+export class PieceFile {
+  readonly outputPath: string;
+  readonly tempPath: string;
+  private readonly overwrite: boolean;
+  private readonly size: number | undefined;
+  private handle: FileHandle | undefined;
+  private state: PieceFileState = "open";
+
+  private constructor(outputPath: string, tempPath: string, handle: FileHandle, opts: PieceFileOptions) {
+    this.outputPath = outputPath;
+    this.tempPath = tempPath;
+    this.handle = handle;
+    this.overwrite = opts.overwrite;
+    this.size = opts.size;
+  }
+
+  /**
+   * Checks the output and its directory, then creates `.<name>.dfget-<random>.part`
+   * beside the output. Throws OutputExistsError (73) or WriteError (23).
+   */
+  static async create(outputPath: string, opts: PieceFileOptions): Promise<PieceFile> {
+    const output = resolve(outputPath);
+    const dir = dirname(output);
+    if (opts.size !== undefined && (!Number.isSafeInteger(opts.size) || opts.size < 0)) {
+      throw new RangeError(`size must be a non-negative integer, got ${opts.size}`);
+    }
+
+    try {
+      const info = await stat(dir);
+      if (!info.isDirectory()) throw new WriteError(`cannot write ${output}: ${dir} is not a directory`);
+    } catch (err) {
+      if (err instanceof WriteError) throw err;
+      if (errnoOf(err) === "ENOENT") throw new WriteError(`cannot write ${output}: directory ${dir} does not exist`, { cause: err });
+      throw writeErrorFrom("inspect", dir, err);
+    }
+    try {
+      await access(dir, constants.W_OK | constants.X_OK);
+    } catch (err) {
+      throw new WriteError(`cannot write ${output}: directory ${dir} is not writable`, { cause: err });
+    }
+
+    if (await existsNoFollow(output)) {
+      if (!opts.overwrite) throw new OutputExistsError(`output ${output} already exists (use --overwrite to replace it)`);
+      const info = await lstat(output).catch(() => undefined);
+      if (info?.isDirectory()) throw new WriteError(`cannot write ${output}: it is a directory`);
+    }
+
+    const tempPath = join(dir, `.${basename(output)}.dfget-${randomBytes(6).toString("hex")}.part`);
+    let handle: FileHandle;
+    try {
+      handle = await open(tempPath, "wx", 0o644);
+    } catch (err) {
+      throw writeErrorFrom("create", tempPath, err);
+    }
+    const file = new PieceFile(output, tempPath, handle, opts);
+    if (opts.size !== undefined && opts.size > 0) {
+      try {
+        // Sparse on most filesystems; it only reserves the length, so out-of-order
+        // positional writes never leave a short file behind.
+        await handle.truncate(opts.size);
+      } catch (err) {
+        await file.abort();
+        throw writeErrorFrom("size", tempPath, err);
+      }
+    }
+    return file;
+  }
+
+  /** Writes `data` at `offset`; concurrent calls for different pieces are safe. */
+  async writePiece(offset: number, data: Buffer): Promise<void> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`offset must be a non-negative integer, got ${offset}`);
+    if (this.size !== undefined && offset + data.length > this.size) {
+      throw new RangeError(`piece [${offset}, ${offset + data.length}) exceeds the file size ${this.size}`);
+    }
+    const handle = this.openHandle();
+    let written = 0;
+    try {
+      // write(2) may be short (e.g. near ENOSPC); keep going until everything is down.
+      while (written < data.length) {
+        const { bytesWritten } = await handle.write(data, written, data.length - written, offset + written);
+        if (bytesWritten === 0) throw new WriteError(`cannot write ${this.tempPath}: no progress`);
+        written += bytesWritten;
+      }
+    } catch (err) {
+      if (err instanceof WriteError) throw err;
+      throw writeErrorFrom("write", this.tempPath, err);
+    }
+  }
+
+  /**
+   * fsync, then move the temp file onto the output in one step. Without overwrite the
+   * move is link(2)+unlink, which refuses to clobber a file that appeared meanwhile.
+   * On failure the temp file is removed.
+   */
+  async commit(): Promise<void> {
+    const handle = this.openHandle();
+    try {
+      try {
+        await handle.sync();
+      } catch (err) {
+        throw writeErrorFrom("flush", this.tempPath, err);
+      }
+      this.handle = undefined;
+      try {
+        await handle.close();
+      } catch (err) {
+        throw writeErrorFrom("close", this.tempPath, err);
+      }
+      await this.moveIntoPlace();
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+    this.state = "committed";
+    await this.syncDirectory();
+  }
+
+  /** Closes and removes the temp file. Idempotent; never throws; a no-op after commit. */
+  async abort(): Promise<void> {
+    if (this.state !== "open") return;
+    this.state = "aborted";
+    const handle = this.handle;
+    this.handle = undefined;
+    if (handle) await handle.close().catch(() => undefined);
+    await rm(this.tempPath, { force: true }).catch(() => undefined);
+  }
+
+  /**
+   * For a signal handler that exits right after: unlinks the temp file synchronously.
+   * The descriptor is left to process exit — closing it here could race the FileHandle.
+   */
+  removeTempSync(): void {
+    if (this.state !== "open") return;
+    this.state = "aborted";
+    try {
+      unlinkSync(this.tempPath);
+    } catch {
+      // Already gone, or the directory vanished: nothing left to clean.
+    }
+  }
+
+  private openHandle(): FileHandle {
+    if (this.state !== "open" || !this.handle) {
+      throw new WriteError(`cannot write ${this.outputPath}: the piece file is already ${this.state === "committed" ? "committed" : "closed"}`);
+    }
+    return this.handle;
+  }
+
+  private async moveIntoPlace(): Promise<void> {
+    if (!this.overwrite) {
+      try {
+        await link(this.tempPath, this.outputPath);
+      } catch (err) {
+        const code = errnoOf(err);
+        if (code === "EEXIST") throw new OutputExistsError(`output ${this.outputPath} already exists (use --overwrite to replace it)`);
+        if (code === undefined || !NO_HARD_LINKS.has(code)) throw writeErrorFrom("create", this.outputPath, err);
+        // No hard links here: fall back to check-then-rename (a tiny race, as curl has).
+        if (await existsNoFollow(this.outputPath)) {
+          throw new OutputExistsError(`output ${this.outputPath} already exists (use --overwrite to replace it)`);
+        }
+        return this.renameIntoPlace();
+      }
+      // The output is in place; a leftover temp name is only clutter.
+      await rm(this.tempPath, { force: true }).catch(() => undefined);
+      return;
+    }
+    return this.renameIntoPlace();
+  }
+
+  private async renameIntoPlace(): Promise<void> {
+    try {
+      await rename(this.tempPath, this.outputPath);
+    } catch (err) {
+      throw writeErrorFrom("rename onto", this.outputPath, err);
+    }
+  }
+
+  private async syncDirectory(): Promise<void> {
+    try {
+      const dir = await open(dirname(this.outputPath), "r");
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch {
+      // Some filesystems refuse fsync on a directory; the rename is atomic regardless.
+    }
+  }
+}

@@ -1,0 +1,243 @@
+// The cooldown ledger on a fake clock, its file in a temp state dir, and 50 dfget-like
+// processes writing it at once.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CooldownLedger, cooldownFilePath, type CooldownFile } from "../../src/switching/cooldown.js";
+import { fakeClock } from "../support/fake-clock.js";
+
+const T0 = Date.UTC(2025, 0, 1);
+const MINUTE = 60_000;
+const A = "10.0.0.1:8002";
+const B = "10.0.0.2:8002";
+
+let root: string;
+let dirCount = 0;
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), "dfget-cooldown-test-"));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+const freshDir = (): string => join(root, `state-${++dirCount}`);
+
+async function readLedgerFile(stateDir: string): Promise<CooldownFile> {
+  return JSON.parse(await readFile(cooldownFilePath(stateDir), "utf8")) as CooldownFile;
+}
+
+function collectWarnings(): { warn: (m: string) => void; warnings: string[] } {
+  const warnings: string[] = [];
+  return { warn: (m) => warnings.push(m), warnings };
+}
+
+describe("cooling arithmetic (in memory, fake clock)", () => {
+  test("cooling at +59.999 s, restored at +60 s", async () => {
+    const clock = fakeClock(T0);
+    const ledger = CooldownLedger.inMemory(clock);
+    assert.equal(ledger.isCooling(A, MINUTE), false);
+    await ledger.markFailed(A, "refused");
+    assert.deepEqual(ledger.record(A), { failures: 1, lastFailureAt: T0, lastOutcome: "refused" });
+    assert.equal(ledger.coolingUntil(A, MINUTE), T0 + MINUTE);
+    clock.advance(MINUTE - 1);
+    assert.equal(ledger.isCooling(A, MINUTE), true);
+    clock.advance(1);
+    assert.equal(ledger.isCooling(A, MINUTE), false);
+    assert.equal(ledger.coolingUntil(A, MINUTE), null);
+    assert.equal(ledger.isCooling(B, MINUTE), false, "other schedulers are unaffected");
+  });
+
+  test("re-armed by a second failure", async () => {
+    const clock = fakeClock(T0);
+    const ledger = CooldownLedger.inMemory(clock);
+    await ledger.markFailed(A, "refused");
+    clock.advance(50_000);
+    await ledger.markFailed(A, "health-timeout");
+    assert.deepEqual(ledger.record(A), { failures: 2, lastFailureAt: T0 + 50_000, lastOutcome: "health-timeout" });
+    clock.advance(MINUTE - 1); // T0 + 109.999 s: past the first arming, inside the second
+    assert.equal(ledger.coolingUntil(A, MINUTE), T0 + 50_000 + MINUTE);
+    clock.advance(1);
+    assert.equal(ledger.isCooling(A, MINUTE), false);
+  });
+
+  test("a shorter interval in force this run un-cools a record made under a longer one", async () => {
+    const clock = fakeClock(T0);
+    const ledger = CooldownLedger.inMemory(clock);
+    await ledger.markFailed(A, "refused");
+    clock.advance(61_000);
+    assert.equal(ledger.isCooling(A, 10 * MINUTE), true);
+    assert.equal(ledger.isCooling(A, MINUTE), false);
+  });
+
+  test("success deletes the record", async () => {
+    const clock = fakeClock(T0);
+    const ledger = CooldownLedger.inMemory(clock);
+    await ledger.markFailed(A, "refused");
+    await ledger.clear(A);
+    assert.equal(ledger.record(A), undefined);
+    assert.equal(ledger.isCooling(A, MINUTE), false);
+    await ledger.markFailed(A, "refused");
+    assert.equal(ledger.record(A)?.failures, 1, "counting starts over after a success");
+  });
+
+  test("a failure stamped in the future cools for at most one interval from now", () => {
+    const clock = fakeClock(T0);
+    const ledger = CooldownLedger.inMemory(clock, [[A, { failures: 1, lastFailureAt: T0 + 3_600_000, lastOutcome: "refused" }]]);
+    assert.equal(ledger.coolingUntil(A, MINUTE), T0 + MINUTE);
+  });
+});
+
+describe("persisted ledger", () => {
+  test("a second instance reads back what the first wrote; file and dir are private", async () => {
+    const dir = freshDir();
+    const clock = fakeClock(T0);
+    const { warn, warnings } = collectWarnings();
+    const first = await CooldownLedger.load(dir, clock, warn);
+    await first.markFailed(A, "refused");
+    clock.advance(1_000);
+    await first.markFailed(B, "unavailable");
+
+    const second = await CooldownLedger.load(dir, clock, warn);
+    assert.deepEqual(second.record(A), { failures: 1, lastFailureAt: T0, lastOutcome: "refused" });
+    assert.deepEqual(second.record(B), { failures: 1, lastFailureAt: T0 + 1_000, lastOutcome: "unavailable" });
+    assert.equal(second.isCooling(A, MINUTE), true);
+    assert.deepEqual(await readLedgerFile(dir), {
+      version: 1,
+      schedulers: {
+        [A]: { failures: 1, lastFailureAt: T0, lastOutcome: "refused" },
+        [B]: { failures: 1, lastFailureAt: T0 + 1_000, lastOutcome: "unavailable" },
+      },
+    });
+    assert.equal((await stat(cooldownFilePath(dir))).mode & 0o777, 0o600);
+    assert.equal((await stat(dir)).mode & 0o777, 0o700);
+    assert.deepEqual(warnings, []);
+  });
+
+  test("success removes the record from the file", async () => {
+    const dir = freshDir();
+    const clock = fakeClock(T0);
+    const ledger = await CooldownLedger.load(dir, clock, assert.fail);
+    await ledger.markFailed(A, "refused");
+    await ledger.markFailed(B, "refused");
+    await ledger.clear(A);
+    assert.deepEqual(Object.keys((await readLedgerFile(dir)).schedulers), [B]);
+    assert.equal((await CooldownLedger.load(dir, clock, assert.fail)).record(A), undefined);
+  });
+
+  test("clear without a record anywhere writes nothing", async () => {
+    const dir = freshDir();
+    const ledger = await CooldownLedger.load(dir, fakeClock(T0), assert.fail);
+    await ledger.clear(A);
+    await assert.rejects(stat(cooldownFilePath(dir)), { code: "ENOENT" });
+  });
+
+  test("changes merge with what another process wrote meanwhile", async () => {
+    const dir = freshDir();
+    const clock = fakeClock(T0);
+    const stale = await CooldownLedger.load(dir, clock, assert.fail);
+    const other = await CooldownLedger.load(dir, clock, assert.fail);
+    await other.markFailed(A, "refused");
+    await other.markFailed(A, "refused");
+    await other.markFailed(B, "refused");
+
+    await stale.markFailed(A, "goaway");
+    assert.deepEqual(stale.record(A), { failures: 3, lastFailureAt: T0, lastOutcome: "goaway" }, "counted on top of the file");
+    assert.equal(stale.record(B)?.failures, 1, "adopts the other process's records");
+    assert.equal((await readLedgerFile(dir)).schedulers[B]?.failures, 1, "does not drop them from the file");
+
+    // A record only on disk (written after this instance loaded) is still cleared.
+    const dir2 = freshDir();
+    const reader = await CooldownLedger.load(dir2, clock, assert.fail);
+    await (await CooldownLedger.load(dir2, clock, assert.fail)).markFailed(A, "refused");
+    assert.equal(reader.record(A), undefined);
+    await reader.clear(A);
+    assert.deepEqual((await readLedgerFile(dir2)).schedulers, {});
+  });
+
+  const badFiles = [
+    { desc: "corrupt JSON", text: "{\"version\": 1, \"schedulers\": {" },
+    { desc: "an array", text: "[1, 2]" },
+    { desc: "another version", text: JSON.stringify({ version: 2, schedulers: {} }) },
+  ];
+  for (const { desc, text } of badFiles) {
+    test(`${desc} → one warning and a fresh start, then a valid file`, async () => {
+      const dir = freshDir();
+      const clock = fakeClock(T0);
+      const seed = await CooldownLedger.load(dir, clock, assert.fail);
+      await seed.markFailed(B, "refused"); // creates the dir with the right mode
+      await writeFile(cooldownFilePath(dir), text);
+      const { warn, warnings } = collectWarnings();
+      const ledger = await CooldownLedger.load(dir, clock, warn);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0] as string, /cooldown\.json/);
+      assert.equal(ledger.record(B), undefined);
+      await ledger.markFailed(A, "refused");
+      assert.deepEqual(await readLedgerFile(dir), {
+        version: 1,
+        schedulers: { [A]: { failures: 1, lastFailureAt: T0, lastOutcome: "refused" } },
+      });
+    });
+  }
+
+  test("a malformed record is dropped alone, with a warning", async () => {
+    const dir = freshDir();
+    const seed = await CooldownLedger.load(dir, fakeClock(T0), assert.fail);
+    await seed.markFailed(A, "refused");
+    const file = await readLedgerFile(dir);
+    await writeFile(cooldownFilePath(dir), JSON.stringify({ ...file, schedulers: { ...file.schedulers, [B]: { failures: "x" } } }));
+    const { warn, warnings } = collectWarnings();
+    const ledger = await CooldownLedger.load(dir, fakeClock(T0), warn);
+    assert.equal(ledger.record(A)?.failures, 1);
+    assert.equal(ledger.record(B), undefined);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] as string, /10\.0\.0\.2:8002/);
+  });
+
+  test("an unwritable state dir is a warning, and the ledger still works in memory", async () => {
+    const blocker = join(root, `not-a-dir-${++dirCount}`);
+    await writeFile(blocker, "");
+    const dir = join(blocker, "state"); // a path under a regular file: ENOTDIR
+    const clock = fakeClock(T0);
+    const { warn, warnings } = collectWarnings();
+    const ledger = await CooldownLedger.load(dir, clock, warn);
+    await ledger.markFailed(A, "refused");
+    assert.equal(ledger.isCooling(A, MINUTE), true);
+    await ledger.clear(A);
+    assert.equal(ledger.record(A), undefined);
+    assert.ok(warnings.some((m) => /cannot update/.test(m)), warnings.join("\n"));
+  });
+});
+
+describe("50 concurrent processes", () => {
+  const writer = fileURLToPath(new URL("../support/cooldown-writer.ts", import.meta.url));
+  const SHARED = "10.9.9.9:8002";
+
+  function runWriter(stateDir: string, addrs: string[]): Promise<{ code: number | null; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ["--import", "tsx", writer, stateDir, "refused", ...addrs], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, stderr }));
+    });
+  }
+
+  test("each marks its own scheduler, every fifth also a shared one: the file keeps every record", { timeout: 120_000 }, async () => {
+    const dir = freshDir();
+    const own = Array.from({ length: 50 }, (_, i) => `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}:8002`);
+    const results = await Promise.all(own.map((addr, i) => runWriter(dir, i % 5 === 0 ? [addr, SHARED] : [addr])));
+    for (const { code, stderr } of results) assert.equal(code, 0, stderr);
+
+    const file = await readLedgerFile(dir); // throws if the JSON were torn
+    assert.equal(file.version, 1);
+    assert.deepEqual(Object.keys(file.schedulers).sort(), [...own, SHARED].sort());
+    for (const addr of own) assert.equal(file.schedulers[addr]?.failures, 1, addr);
+    assert.equal(file.schedulers[SHARED]?.failures, 10);
+    assert.equal((await stat(cooldownFilePath(dir))).mode & 0o777, 0o600);
+  });
+});
