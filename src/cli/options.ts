@@ -115,7 +115,7 @@ function rejectBooleanWithValue(options: readonly string[]): void {
   for (const arg of options) {
     const match = /^--([^=]+)=(.*)$/.exec(arg);
     if (match && booleans.has(match[1]) && match[2] !== "true" && match[2] !== "false") {
-      throw new UsageError(`--${match[1]}: expected true or false, got "${match[2]}"`);
+      throw new UsageError(`--${match[1]}: expected true or false, got ${JSON.stringify(match[2])}`);
     }
   }
 }
@@ -166,7 +166,7 @@ const durationWithin = (minMs: number) => (s: string): number => checkDurationRa
 function choice<T extends string>(allowed: readonly T[]): (s: string) => T {
   return (s) => {
     const found = allowed.find((a) => a === s);
-    if (found === undefined) throw new Error(`invalid value "${s}" (expected ${allowed.join(", ")})`);
+    if (found === undefined) throw new Error(`invalid value ${JSON.stringify(s)} (expected ${allowed.join(", ")})`);
     return found;
   };
 }
@@ -175,12 +175,12 @@ function parseEnvBoolean(s: string): boolean {
   const lower = s.toLowerCase();
   if (["true", "1", "yes", "on"].includes(lower)) return true;
   if (["false", "0", "no", "off"].includes(lower)) return false;
-  throw new Error(`expected true or false, got "${s}"`);
+  throw new Error(`expected true or false, got ${JSON.stringify(s)}`);
 }
 
 function parsePriority(s: string): number {
   const n = /^[0-9]$/.test(s) ? Number(s) : NaN;
-  if (!(n >= PRIORITY_RANGE.min && n <= PRIORITY_RANGE.max)) throw new Error(`invalid priority "${s}" (expected ${PRIORITY_RANGE.min}..${PRIORITY_RANGE.max})`);
+  if (!(n >= PRIORITY_RANGE.min && n <= PRIORITY_RANGE.max)) throw new Error(`invalid priority ${JSON.stringify(s)} (expected ${PRIORITY_RANGE.min}..${PRIORITY_RANGE.max})`);
   return n;
 }
 
@@ -198,10 +198,10 @@ export function parseHttpUrl(s: string): string {
   try {
     url = new URL(s);
   } catch {
-    throw new UsageError(`invalid URL "${s}" (expected an absolute http:// or https:// URL)`);
+    throw new UsageError(`invalid URL ${JSON.stringify(s)} (expected an absolute http:// or https:// URL)`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new UsageError(`unsupported URL scheme "${url.protocol.slice(0, -1)}" in "${s}" (only http and https are supported)`);
+    throw new UsageError(`unsupported URL scheme ${JSON.stringify(url.protocol.slice(0, -1))} in ${JSON.stringify(s)} (only http and https are supported)`);
   }
   return url.href;
 }
@@ -209,12 +209,12 @@ export function parseHttpUrl(s: string): string {
 /** "K: V": split at the first colon, both sides trimmed; the name must be an HTTP token. */
 export function parseHeader(s: string): [string, string] {
   const colon = s.indexOf(":");
-  if (colon < 0) throw new Error(`invalid header "${s}" (expected "Name: value")`);
+  if (colon < 0) throw new Error(`invalid header ${JSON.stringify(s)} (expected "Name: value")`);
   const name = s.slice(0, colon).trim();
   const value = s.slice(colon + 1).trim();
-  if (name === "") throw new Error(`invalid header "${s}" (empty name)`);
-  if (!HEADER_NAME.test(name)) throw new Error(`invalid header "${s}" (bad character in name "${name}")`);
-  if (!HEADER_VALUE.test(value)) throw new Error(`invalid header "${s}" (control character in value)`);
+  if (name === "") throw new Error(`invalid header ${JSON.stringify(s)} (empty name)`);
+  if (!HEADER_NAME.test(name)) throw new Error(`invalid header ${JSON.stringify(s)} (bad character in name ${JSON.stringify(name)})`);
+  if (!HEADER_VALUE.test(value)) throw new Error(`invalid header ${JSON.stringify(s)} (control character in value)`);
   return [name, value];
 }
 
@@ -224,7 +224,7 @@ function addressList(label: string, occurrences: readonly string[]): string[] {
   for (const occurrence of occurrences) {
     for (const part of occurrence.split(",")) {
       const addr = part.trim();
-      if (addr === "") throw new UsageError(`${label}: empty address in "${occurrence}"`);
+      if (addr === "") throw new UsageError(`${label}: empty address in ${JSON.stringify(occurrence)}`);
       out.push(take(label, addr, parseHostPort) as string);
     }
   }
@@ -268,7 +268,7 @@ function resolveRunConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, 
 
   const positionals = (raw._ as unknown[]).map(String);
   if (positionals.length === 0) throw new UsageError("missing URL (usage: dfget <URL> -O <PATH|->; see dfget --help)");
-  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}" (only one URL is accepted)`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])} (only one URL is accepted)`);
   const url = parseHttpUrl(positionals[0]);
 
   const dryRun = flags.bool("dry-run") ?? DEFAULTS.dryRun;

@@ -16,7 +16,7 @@ const PART = /(\d+)(ms|h|m|s)/y;
 
 /** Milliseconds for a duration string; throws Error(`invalid duration "…"`) otherwise. */
 export function parseDuration(s: string): number {
-  const invalid = (why: string): Error => new Error(`invalid duration "${s}" (${why})`);
+  const invalid = (why: string): Error => new Error(`invalid duration ${JSON.stringify(s)} (${why})`);
   if (s === "0") return 0;
   if (s === "") throw invalid("empty; use e.g. 500ms, 2s, 1m30s, 2h");
   if (/^\d+$/.test(s)) throw invalid(`a unit is required, e.g. "${s}s" or "${s}ms"`);

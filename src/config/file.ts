@@ -22,7 +22,7 @@ const HOSTNAME_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
  * lowercased); throws Error(`invalid address "…" (…)`).
  */
 export function parseHostPort(s: string): string {
-  const invalid = (why: string): Error => new Error(`invalid address "${s}" (${why})`);
+  const invalid = (why: string): Error => new Error(`invalid address ${JSON.stringify(s)} (${why})`);
   let host: string;
   let portText: string;
   if (s.startsWith("[")) {
@@ -30,7 +30,7 @@ export function parseHostPort(s: string): string {
     if (close < 0 || s[close + 1] !== ":") throw invalid("expected [IPv6]:PORT");
     host = s.slice(1, close);
     portText = s.slice(close + 2);
-    if (isIP(host) !== 6) throw invalid(`"${host}" is not an IPv6 address`);
+    if (isIP(host) !== 6) throw invalid(`${JSON.stringify(host)} is not an IPv6 address`);
   } else {
     const colon = s.lastIndexOf(":");
     if (colon < 0) throw invalid("expected HOST:PORT");
@@ -39,10 +39,10 @@ export function parseHostPort(s: string): string {
     if (host.includes(":")) throw invalid("an IPv6 address needs brackets: [addr]:PORT");
     if (host === "") throw invalid("empty host");
     if (/^[0-9.]+$/.test(host)) {
-      if (isIP(host) !== 4) throw invalid(`"${host}" is not an IPv4 address`);
+      if (isIP(host) !== 4) throw invalid(`${JSON.stringify(host)} is not an IPv4 address`);
     } else {
       const labels = host.split(".");
-      if (host.length > 253 || !labels.every((label) => HOSTNAME_LABEL.test(label))) throw invalid(`"${host}" is not a valid hostname`);
+      if (host.length > 253 || !labels.every((label) => HOSTNAME_LABEL.test(label))) throw invalid(`${JSON.stringify(host)} is not a valid hostname`);
       host = host.toLowerCase();
     }
   }
@@ -111,7 +111,7 @@ const path: FieldParser<string> = (raw, dir) => {
 
 const ipOrEmpty: FieldParser<string> = (raw, dir) => {
   const value = text(raw, dir);
-  if (value !== "" && isIP(value) === 0) throw new Error(`"${value}" is not an IP address`);
+  if (value !== "" && isIP(value) === 0) throw new Error(`${JSON.stringify(value)} is not an IP address`);
   return value;
 };
 
@@ -157,7 +157,7 @@ function isMapping(raw: unknown): raw is Record<string, unknown> {
 function suggestionFor(key: string): string {
   const squash = (k: string): string => k.replace(/_/g, "").toLowerCase();
   const near = CONFIG_KEYS.find((k) => squash(k) === squash(key));
-  return near ? ` (did you mean "${near}"?)` : "";
+  return near ? ` (did you mean ${JSON.stringify(near)}?)` : "";
 }
 
 /** Parses and checks the text of one config file; every error names the file and key. */
@@ -173,12 +173,12 @@ export function parseConfigText(source: string, file: string): ConfigValues {
   const values: ConfigValues = {};
   const sections = new Set(CONFIG_KEYS.map((k) => k.split(".")[0]));
   for (const [section, body] of Object.entries(root)) {
-    if (!sections.has(section)) throw fail(`unknown key "${section}"${suggestionFor(section)}`);
+    if (!sections.has(section)) throw fail(`unknown key ${JSON.stringify(section)}${suggestionFor(section)}`);
     if (body === null) continue;
     if (!isMapping(body)) throw fail(`${section}: expected a mapping, got ${describe(body)}`);
     for (const [leaf, raw] of Object.entries(body)) {
       const key = `${section}.${leaf}`;
-      if (!isConfigKey(key)) throw fail(`unknown key "${key}"${suggestionFor(key)}`);
+      if (!isConfigKey(key)) throw fail(`unknown key ${JSON.stringify(key)}${suggestionFor(key)}`);
       if (raw === null) continue;
       try {
         (values as Record<string, unknown>)[key] = SCHEMA[key](raw, dir);

@@ -22,7 +22,7 @@ const UNIT_BYTES: ReadonlyMap<string, number> = new Map(Object.entries({
 
 /** Bytes for a size string; throws Error(`invalid size "…"`) otherwise. */
 export function parseSize(s: string): number {
-  const invalid = (why: string): Error => new Error(`invalid size "${s}" (${why})`);
+  const invalid = (why: string): Error => new Error(`invalid size ${JSON.stringify(s)} (${why})`);
   const match = /^(\d+)(?: ?([A-Za-z]+))?$/.exec(s);
   if (!match) {
     if (/^\d+\.\d/.test(s)) throw invalid("fractions are not accepted; use a smaller unit");
@@ -30,7 +30,7 @@ export function parseSize(s: string): number {
   }
   const unitText = match[2] ?? "";
   const unit = UNIT_BYTES.get(unitText.toLowerCase());
-  if (unit === undefined) throw invalid(`unknown unit "${unitText}"; use B, KiB, MiB, GiB, TiB or KB, MB, GB, TB`);
+  if (unit === undefined) throw invalid(`unknown unit ${JSON.stringify(unitText)}; use B, KiB, MiB, GiB, TiB or KB, MB, GB, TB`);
   const bytes = Number(match[1]) * unit;
   if (!Number.isSafeInteger(bytes)) throw invalid("too large");
   return bytes;

@@ -66,7 +66,6 @@ export async function runScheduled(opts: ScheduledOptions): Promise<ScheduledOut
   if (cluster.addrs.length === 0) {
     if (cfg.disableBackToSource) throw new NoSchedulerError("no scheduler configured or found, and back-to-source is disabled");
     const why = cluster.source === "none" ? "no Dragonfly cluster configured: downloading directly from the origin" : "the manager lists no schedulers: downloading directly from the origin";
-    events.emit("notice", why);
     return { complete: false, backToSource: true, reason: why };
   }
 

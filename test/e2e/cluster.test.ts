@@ -17,7 +17,8 @@ import {
   type SchedulerEntry,
 } from "../../src/cluster/manager.js";
 import { createSchedulerList, resolveSchedulers, type SchedulerListConfig } from "../../src/cluster/resolve.js";
-import type { ProbeResult } from "../../src/rpc/health.js";
+import { ChannelPool } from "../../src/rpc/channels.js";
+import { probe as probeAddress, type ProbeResult } from "../../src/rpc/health.js";
 import { refusingAddr, schedulerMessage, startBlackhole, startMiniGrpc } from "../support/mini-servers.js";
 
 const insecure = grpc.credentials.createInsecure();
@@ -260,7 +261,7 @@ describe("resolveSchedulers", () => {
     assert.deepEqual(resolved, { source: "none", addrs: [] });
   });
 
-  test("with a probe: the first cluster with a healthy scheduler is chosen and cached", async () => {
+  test("with a real probe: the first cluster with a healthy scheduler is chosen and cached", async () => {
     const healthy = await startMiniGrpc();
     const dead = await refusingAddr();
     const deadPort = Number(dead.split(":")[1]);
@@ -269,12 +270,14 @@ describe("resolveSchedulers", () => {
     });
     const stateDir = await tempStateDir();
     try {
-      const asked: string[] = [];
-      const probe = fixedProbe({ [healthy.addr]: "ok" }, asked);
+      const pool = new ChannelPool();
+      const probe = (addr: string) => probeAddress(addr, { credentials: insecure, deadlineMs: 300, pool });
       const resolved = await resolveSchedulers(config(stateDir, [manager.addr]), { clock, probe });
+      pool.closeAll();
       assert.equal(resolved.source, "manager");
       assert.deepEqual(resolved.addrs, [healthy.addr, "10.0.0.7:8002"]);
       assert.deepEqual(resolved.probes?.map((p) => [p.addr, p.outcome]), [[dead, "refused"], [healthy.addr, "ok"]]);
+      assert.deepEqual(healthy.healthChecks, [""], "10.0.0.7 (same cluster) is not probed while choosing");
       const cached = await readSchedulerCache(stateDir, assert.fail);
       assert.deepEqual(cached?.schedulers.map((s) => s.clusterId), [2, 2]);
     } finally {
