@@ -118,9 +118,6 @@ function armDeadlines(socket: Socket, opts: FetchPieceOptions, where: string): {
   const totalTimer = setTimeout(() => {
     socket.destroy(new TimeoutError("piece", `${where}: not received within ${opts.timeoutMs} ms`));
   }, opts.timeoutMs);
-  // A pending piece alone must not keep a finishing process alive.
-  connectTimer.unref();
-  totalTimer.unref();
   return { connect: connectTimer, total: totalTimer };
 }
 

@@ -107,6 +107,12 @@ async function serveConnection(socket: Socket, opts: VortexServerOptions, slots:
   socket.on("error", () => {});
 
   const requestTimer = setTimeout(() => socket.destroy(), opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+  let uploadTimer: NodeJS.Timeout | undefined;
+  // A lookup that never settles must not keep a timer (and the process) alive after close().
+  socket.once("close", () => {
+    clearTimeout(requestTimer);
+    clearTimeout(uploadTimer);
+  });
   let request: { taskId: string; pieceNumber: number };
   try {
     const frame = await new VortexReader(socket).readFrame(PIECE_REQUEST_LIMITS);
@@ -123,7 +129,7 @@ async function serveConnection(socket: Socket, opts: VortexServerOptions, slots:
     clearTimeout(requestTimer);
   }
 
-  const uploadTimer = setTimeout(() => socket.destroy(), opts.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS);
+  uploadTimer = setTimeout(() => socket.destroy(), opts.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS);
   const release = socket.destroyed ? undefined : await slots.acquire(socket);
   if (!release) {
     clearTimeout(uploadTimer);
