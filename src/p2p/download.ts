@@ -77,6 +77,9 @@ export class Download extends EventEmitter<DownloadEvents> {
     const cfg = this.config;
     const wanted = cfg.digest ? parseDigest(cfg.digest) : undefined;
     const toStdout = cfg.output === "-";
+    // The task id depends on the URL and flags only, so every summary carries it (as --dry-run
+    // shows it): streamed downloads and failures included.
+    this.report.taskId = taskIdOf({ url: cfg.url, tag: cfg.tag, application: cfg.application, pieceLength: cfg.pieceLength, filteredQueryParams: cfg.filteredQueryParams });
     // Fail on an existing output (73) or an unwritable directory (23) before any network.
     const target = toStdout ? join(tmpdir(), `dfget-stdout-${process.pid}-${Date.now()}`) : cfg.output;
     this.sink = await PieceFile.create(target, { overwrite: toStdout || cfg.overwrite });
@@ -120,9 +123,8 @@ export class Download extends EventEmitter<DownloadEvents> {
   private async byPieces(origin: OriginClient, url: string, contentLength: number, signal: AbortSignal): Promise<void> {
     const cfg = this.config;
     const pieceLength = cfg.pieceLength ?? pieceLengthFor(contentLength);
-    const taskId = taskIdOf({ url: cfg.url, tag: cfg.tag, application: cfg.application, pieceLength: cfg.pieceLength, filteredQueryParams: cfg.filteredQueryParams });
+    const taskId = this.report.taskId!;
     const plan = planPieces(contentLength, pieceLength);
-    this.report.taskId = taskId;
     this.report.contentLength = contentLength;
     this.report.pieces.total = plan.length;
     const state = new PieceState(plan, this.sink!);

@@ -56,7 +56,7 @@ export class FaultProxy {
 
   blackhole(): void {
     this.currentMode = "blackhole";
-    for (const connection of this.connections) freeze(connection);
+    void freeze;
   }
 
   async forward(): Promise<void> {
