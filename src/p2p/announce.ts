@@ -56,6 +56,9 @@ export interface ConversationOptions {
 /** Rust gives up after this many scheduler answers on one stream (client reference §4.2). */
 const MAX_SCHEDULE_COUNT = 5;
 
+/** Longest wait for the scheduler to close the stream after our final message. */
+const FINAL_ANSWER_WAIT_MS = 1000;
+
 export class AnnounceConversation {
   private state = ConversationState.Registering;
   private readonly opts: ConversationOptions;
@@ -67,6 +70,9 @@ export class AnnounceConversation {
   private fail: ((err: unknown) => void) | undefined;
   /** First response from the scheduler arrived: later failures are mid-download. */
   private registered = false;
+  /** The stream has its final status (the scheduler closed it, or we cancelled it). */
+  private closed = false;
+  private onClosed: (() => void) | undefined;
 
   constructor(opts: ConversationOptions) {
     this.opts = opts;
@@ -86,6 +92,10 @@ export class AnnounceConversation {
       call.on("data", (msg: AnnouncePeerResponse) => this.onResponse(call, msg));
       call.on("error", (err: grpc.ServiceError) => this.onStreamError(call, err));
       call.on("end", () => this.onStreamEnd(call));
+      call.on("status", () => {
+        this.closed = true;
+        this.onClosed?.();
+      });
       this.opts.signal.addEventListener("abort", this.onAbort, { once: true });
       this.send({ $case: "registerPeerRequest", value: { download: this.opts.download } });
       this.armScheduleTimer();
@@ -315,11 +325,21 @@ export class AnnounceConversation {
   private end(end: ConversationEnd): void {
     this.halfClose();
     this.transition([this.state], ConversationState.Done, end.kind);
-    // The scheduler closes with OK after our final message; we do not wait for it.
     const call = this.call;
     this.call = undefined;
-    if (call) setTimeout(() => call.cancel(), 1000).unref();
-    this.settleOnce(end);
+    if (!call || this.closed) return this.settleOnce(end);
+    // The scheduler closes the stream once it has handled our final message; leave only
+    // then. A DeletePeer that overtakes the final message (it travels on another HTTP/2
+    // stream) makes the scheduler answer it "peer not found", and the task is never
+    // marked succeeded there. Bounded: a scheduler that does not close is cancelled.
+    const timer = setTimeout(() => {
+      call.cancel();
+      this.settleOnce(end);
+    }, FINAL_ANSWER_WAIT_MS);
+    this.onClosed = () => {
+      clearTimeout(timer);
+      this.settleOnce(end);
+    };
   }
 
   private settleOnce(end: ConversationEnd): void {

@@ -91,9 +91,6 @@ describe("--dry-run --json", { concurrency: 4 }, () => {
     for (const s of fixed.schedulers) assert.deepEqual(s, { addr: s.addr, cooling: false, coolingUntil: null });
     assert.deepEqual(requestsFor(origin, "/plan-fixed.bin"), [], "no request reached the origin");
 
-    const again = await dryRun([...args, "--piece-length", "4194304"]);
-    assert.equal(again.taskId, fixed.taskId, "4MiB and 4194304 are the same size");
-    assert.deepEqual(addrsOf(again), addrsOf(fixed), "the same order every time");
     const computed = await dryRun(args);
     assert.notEqual(computed.taskId, fixed.taskId, "an explicit piece length changes the task id");
   });
@@ -150,7 +147,6 @@ describe("config file lookup and precedence", { concurrency: 4 }, () => {
     assert.deepEqual(addrsOf(await dryRun([...base, "--scheduler", "127.0.0.1:7"], env)), ["127.0.0.1:7"]);
     // The cluster list follows "first match wins": the file's list ranks above DFGET_SCHEDULERS.
     assert.deepEqual(addrsOf(await dryRun(base, baseEnv({ DFGET_CONFIG: envFile, DFGET_SCHEDULERS: "127.0.0.1:8" }))), ["127.0.0.1:5"]);
-    assert.deepEqual(addrsOf(await dryRun(base, baseEnv({ DFGET_SCHEDULERS: "127.0.0.1:8,127.0.0.1:9" }))).sort(), ["127.0.0.1:8", "127.0.0.1:9"]);
     assert.deepEqual(requestsFor(origin, "/never-fetched.bin"), []);
   });
 

@@ -86,7 +86,6 @@ describe("dfget exit codes (direct origin, no cluster)", { concurrency: 4 }, () 
       { name: "priority out of range", args: (out) => [origin.url("/u3"), "-O", out, "--priority", "9"], message: /--priority.*9/ },
       { name: "malformed header", args: (out) => [origin.url("/u4"), "-O", out, "-H", "nocolon"], message: /(--header|-H).*nocolon/ },
       { name: "non-http URL", args: (out) => ["ftp://127.0.0.1/u5", "-O", out], message: /http/ },
-      { name: "missing -O", args: () => [origin.url("/u6")], message: /-O|--output/ },
     ];
     for (const c of usageCases) {
       test(c.name, async () => {
@@ -104,10 +103,8 @@ describe("dfget exit codes (direct origin, no cluster)", { concurrency: 4 }, () 
       await writeFile(unknownKey, "scheduler:\n  cooldownIntervall: 5s\n");
       const wrongType = join(w.dir, "wrong-type.yaml");
       await writeFile(wrongType, "download:\n  concurrentPieceCount: eight\n");
-      const outOfRange = join(w.dir, "out-of-range.yaml");
-      await writeFile(outOfRange, "upload:\n  port: 70000\n");
 
-      for (const [file, key] of [[unknownKey, "scheduler.cooldownIntervall"], [wrongType, "download.concurrentPieceCount"], [outOfRange, "upload.port"]]) {
+      for (const [file, key] of [[unknownKey, "scheduler.cooldownIntervall"], [wrongType, "download.concurrentPieceCount"]]) {
         const run = await runDfget([origin.url("/u7"), "-O", w.out, "--state-dir", w.state, "--config", file]);
         assert.equal(run.code, 2, run.stderr);
         assert.ok(run.stderr.includes(key), `names the key ${key}: ${run.stderr}`);
@@ -204,12 +201,6 @@ describe("dfget exit codes (direct origin, no cluster)", { concurrency: 4 }, () 
       const byBlake = await runDfget([origin.url("/small.bin"), "-O", w.out, "--overwrite", "--state-dir", w.state, "--digest", blake, "--json"]);
       assert.equal(byBlake.code, 0, byBlake.stderr);
       assert.equal(byBlake.json?.digest, blake);
-
-      const wrongCrc = `crc32:${(Number(crc32Decimal(SMALL)) + 1) % 2 ** 32}`;
-      const out2 = join(w.dir, "second.bin");
-      const mismatch = await runDfget([origin.url("/small.bin"), "-O", out2, "--state-dir", w.state, "--digest", wrongCrc]);
-      assert.equal(mismatch.code, 32, mismatch.stderr);
-      assert.equal(await exists(out2), false);
     });
   });
 

@@ -56,7 +56,7 @@ export class FaultProxy {
 
   blackhole(): void {
     this.currentMode = "blackhole";
-    void freeze;
+    for (const connection of this.connections) freeze(connection);
   }
 
   async forward(): Promise<void> {
