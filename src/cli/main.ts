@@ -1,14 +1,10 @@
 // The dfget command: parse, run one download (or a dry run), render, summarise, and
 // map whatever happened to an exit code. The only module that decides exit codes.
+// Heavy modules (gRPC, undici, yargs) are imported only on the path that needs them:
+// `dfget --version` in a script loop should cost little more than starting node.
 import { createRequire } from "node:module";
-import { ExitCode, InterruptedError, TimeoutError, exitCodeOf, messageOf } from "../errors.js";
+import { ExitCode, InterruptedError, TimeoutError, UsageError, exitCodeOf, messageOf } from "../errors.js";
 import type { RunConfig } from "../config/types.js";
-import { Download } from "../p2p/download.js";
-import { parseCommandLine } from "./options.js";
-import { Renderer } from "./render.js";
-import { buildSummary, type Summary } from "./summary.js";
-import { clusterPlanFor } from "./cluster-plan.js";
-import { runDryRun } from "./dry-run.js";
 
 export function packageVersion(): string {
   const require = createRequire(import.meta.url);
@@ -18,8 +14,13 @@ export function packageVersion(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const version = packageVersion();
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+    process.stdout.write(`dfget ${version}\n`);
+    return ExitCode.ok;
+  }
   let config: RunConfig;
   try {
+    const { parseCommandLine } = await import("./options.js");
     const parsed = await parseCommandLine(argv, process.env, { version, cwd: process.cwd() });
     if (parsed.kind !== "run") {
       process.stdout.write(parsed.text.endsWith("\n") ? parsed.text : `${parsed.text}\n`);
@@ -28,8 +29,16 @@ export async function main(argv: string[]): Promise<number> {
     config = parsed.config;
   } catch (err) {
     process.stderr.write(`dfget: ${messageOf(err)}\n`);
+    // The summary is promised on every failure, usage errors included.
+    if (argv.includes("--json")) await printUsageFailureSummary(argv, err);
     return exitCodeOf(err);
   }
+  const [{ Download }, { Renderer }, { buildSummary }, { clusterPlanFor }] = await Promise.all([
+    import("../p2p/download.js"),
+    import("./render.js"),
+    import("./summary.js"),
+    import("./cluster-plan.js"),
+  ]);
 
   const renderer = new Renderer({
     progress: config.progress,
@@ -42,6 +51,7 @@ export async function main(argv: string[]): Promise<number> {
 
   if (config.dryRun) {
     try {
+      const { runDryRun } = await import("./dry-run.js");
       const out = await runDryRun(config, version, (m) => renderer.error(m));
       process.stdout.write(out);
       return ExitCode.ok;
@@ -91,9 +101,20 @@ export async function main(argv: string[]): Promise<number> {
   renderer.finish(failure === undefined);
   if (failure !== undefined) renderer.error(messageOf(failure));
   if (config.json) {
-    const summary: Summary = buildSummary(download.report, { code, error: failure, durationMs: Date.now() - started });
+    const summary = buildSummary(download.report, { code, error: failure, durationMs: Date.now() - started });
     const out = config.output === "-" ? process.stderr : process.stdout;
     out.write(`${JSON.stringify(summary)}\n`);
   }
   return code;
+}
+
+/** What we can say in the JSON summary when the command line itself was wrong. */
+async function printUsageFailureSummary(argv: string[], err: unknown): Promise<void> {
+  const { buildSummary, emptyReport } = await import("./summary.js");
+  const url = argv.find((a) => /^[a-z][a-z0-9+.-]*:\/\//i.test(a)) ?? "";
+  const dash = argv.indexOf("-O") >= 0 ? argv.indexOf("-O") : argv.indexOf("--output");
+  const output = dash >= 0 ? (argv[dash + 1] ?? "") : "";
+  const code = exitCodeOf(err instanceof Error ? err : new UsageError(String(err)));
+  const summary = buildSummary(emptyReport(url, output), { code, error: err, durationMs: 0 });
+  (output === "-" ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);
 }

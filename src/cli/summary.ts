@@ -2,7 +2,7 @@
 // printed, also on failure. Fields may be added, never removed.
 import { messageOf } from "../errors.js";
 import type { DownloadReport } from "../p2p/download.js";
-import { redactUrl } from "../p2p/origin.js";
+import { redactUrl } from "../p2p/redact.js";
 
 export interface Summary {
   ok: boolean;
@@ -29,7 +29,7 @@ export function buildSummary(report: DownloadReport, end: { code: number; error:
     ok: end.code === 0,
     exitCode: end.code,
     error: end.error === undefined ? null : messageOf(end.error),
-    url: redactUrl(report.url),
+    url: report.url === "" ? "" : redactUrl(report.url),
     output: report.output,
     taskId: report.taskId,
     peerId: report.peerId,
@@ -42,5 +42,22 @@ export function buildSummary(report: DownloadReport, end: { code: number; error:
     scheduler: { used: report.scheduler.used, switches: report.scheduler.switches, attempts: report.scheduler.attempts },
     digest: report.digest,
     cluster: report.cluster,
+  };
+}
+
+/** A report for a run that never started (e.g. a usage error). */
+export function emptyReport(url: string, output: string): DownloadReport {
+  return {
+    url,
+    output,
+    taskId: null,
+    peerId: null,
+    contentLength: null,
+    bytesWritten: 0,
+    pieces: { total: 0, fromParents: 0, fromSource: 0, reused: 0 },
+    backToSource: false,
+    scheduler: { used: null, switches: 0, attempts: [] },
+    digest: null,
+    cluster: { source: "none", warning: null },
   };
 }

@@ -80,6 +80,9 @@ export class Download extends EventEmitter<DownloadEvents> {
     // The task id depends on the URL and flags only, so every summary carries it (as --dry-run
     // shows it): streamed downloads and failures included.
     this.report.taskId = taskIdOf({ url: cfg.url, tag: cfg.tag, application: cfg.application, pieceLength: cfg.pieceLength, filteredQueryParams: cfg.filteredQueryParams });
+    if (cfg.disableBackToSource && cfg.clusterSource === "none") {
+      throw new NoSchedulerError("no scheduler configured (--scheduler, --manager, config file or DFGET_SCHEDULERS/DFGET_MANAGERS) and back-to-source is disabled");
+    }
     // Fail on an existing output (73) or an unwritable directory (23) before any network.
     const target = toStdout ? join(tmpdir(), `dfget-stdout-${process.pid}-${Date.now()}`) : cfg.output;
     this.sink = await PieceFile.create(target, { overwrite: toStdout || cfg.overwrite });

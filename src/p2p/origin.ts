@@ -12,6 +12,9 @@
 //   aborted through the caller's signal → the signal's reason, untouched.
 import { STATUS_CODES } from "node:http";
 import { Agent } from "undici";
+import { redactUrl } from "./redact.js";
+
+export { redactUrl };
 import type { Dispatcher } from "undici";
 import {
   DfgetError,
@@ -79,23 +82,7 @@ const UNREACHABLE_CODES = new Set([
   "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN", "ETIMEDOUT", "UND_ERR_SOCKET",
 ]);
 const CUT_SHORT_CODES = new Set(["UND_ERR_SOCKET", "ECONNRESET", "ECONNABORTED", "EPIPE", "UND_ERR_RES_CONTENT_LENGTH_MISMATCH"]);
-const SECRET_QUERY_PARAM = /sig|token|secret|passw|credential|key|auth|session|policy/i;
 
-/** The URL without userinfo, and with credential-looking query values replaced. */
-export function redactUrl(input: string | URL): string {
-  let url: URL;
-  try {
-    url = new URL(String(input));
-  } catch {
-    return "<invalid URL>";
-  }
-  url.username = "";
-  url.password = "";
-  for (const name of new Set(url.searchParams.keys())) {
-    if (SECRET_QUERY_PARAM.test(name)) url.searchParams.set(name, "REDACTED");
-  }
-  return url.href;
-}
 
 function describeStatus(status: number): string {
   const text = STATUS_CODES[status];

@@ -124,7 +124,12 @@ export class ParentFetcher {
   private pump(): void {
     if (this.stopped || !this.settle) return;
     const { state, concurrency } = this.opts;
-    if (state.complete) return this.finish("complete");
+    // Our own transfer may have stored the last piece and not reported it yet: its done()
+    // pumps again after the report, so the conversation never says "finished" first.
+    if (state.complete) {
+      if (this.active === 0) this.finish("complete");
+      return;
+    }
     while (this.active < concurrency) {
       const pick = this.pickWork();
       if (!pick) break;
@@ -189,13 +194,14 @@ export class ParentFetcher {
         this.opts.report.finished(finished);
       })
       .catch((err: unknown) => {
-        this.opts.state.release(n);
         const reason = err instanceof Error ? err.message : String(err);
         let set = this.failedFor.get(n);
         if (!set) this.failedFor.set(n, (set = new Set()));
         set.add(link.id);
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EHOSTUNREACH") link.dead = true;
+        // Only now: release() pumps at once, and must not hand the piece back to this parent.
+        this.opts.state.release(n);
         this.opts.report.failed(n, link.id, reason);
       })
       .finally(done);
