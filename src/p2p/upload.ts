@@ -9,7 +9,7 @@ import {
   type SyncPiecesResponse,
 } from "../gen/dfdaemon/v2/dfdaemon.js";
 import { HealthService, HealthCheckResponse_ServingStatus, type HealthServer } from "../gen/grpc/health/v1/health.js";
-import { WriteError } from "../errors.js";
+import { DfgetError } from "../errors.js";
 import { startVortexServer } from "./vortex-server.js";
 import type { FinishedPiece, PieceState } from "./piece-state.js";
 
@@ -117,7 +117,7 @@ export async function startUploadServer(opts: UploadServerOptions): Promise<Uplo
   server.addService(HealthService, health);
   const grpcPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${opts.bindIp}:${opts.grpcPort}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
-      if (err) reject(new WriteError(`cannot listen for uploads on ${opts.bindIp}:${opts.grpcPort}: ${err.message}`, { cause: err }));
+      if (err) reject(new DfgetError(`cannot listen for uploads on ${opts.bindIp}:${opts.grpcPort}: ${err.message}`, "ERR_UPLOAD_LISTEN", 1, { cause: err }));
       else resolve(port);
     });
   }).catch(async (err: unknown) => {
