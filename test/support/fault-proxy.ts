@@ -17,6 +17,8 @@ export type ProxyMode = "forward" | "refuse" | "blackhole";
 interface ProxiedConnection {
   readonly client: net.Socket;
   upstream: net.Socket | undefined;
+  /** True while bytes are held back (accepted or frozen during a blackhole). */
+  frozen: boolean;
 }
 
 export class FaultProxy {
@@ -103,11 +105,12 @@ export class FaultProxy {
       return;
     }
     this.accepted += 1;
-    const connection: ProxiedConnection = { client, upstream: undefined };
+    const connection: ProxiedConnection = { client, upstream: undefined, frozen: false };
     this.connections.add(connection);
     client.on("error", () => this.drop(connection));
     client.on("close", () => this.drop(connection));
     if (this.currentMode === "blackhole") {
+      connection.frozen = true;
       client.pause();
       return;
     }
@@ -125,6 +128,8 @@ export class FaultProxy {
   }
 
   private thaw(connection: ProxiedConnection): void {
+    if (!connection.frozen) return;
+    connection.frozen = false;
     if (!connection.upstream) {
       this.connectUpstream(connection);
       return;
@@ -147,6 +152,7 @@ function pipeBoth(connection: ProxiedConnection, upstream: net.Socket): void {
 }
 
 function freeze(connection: ProxiedConnection): void {
+  connection.frozen = true;
   connection.client.unpipe();
   connection.client.pause();
   if (connection.upstream) {
