@@ -2,7 +2,17 @@
 // Thin launcher: the compiled CLI lives in dist/ (npm run build).
 import { main } from "../dist/cli/main.js";
 
-main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (err) => { process.stderr.write(`dfget: ${err instanceof Error ? err.message : String(err)}\n`); process.exitCode = 1; },
-);
+// Exit as soon as the outcome is known and the output is flushed: a socket still closing
+// (a parent transfer cut by a signal, a scheduler that never answers) must not hold the
+// process, and so the exit code.
+function exitWhenFlushed(code) {
+  let pending = 2;
+  const done = () => { if (--pending === 0) process.exit(code); };
+  process.stdout.write("", done);
+  process.stderr.write("", done);
+}
+
+main(process.argv.slice(2)).then(exitWhenFlushed, (err) => {
+  process.stderr.write(`dfget: ${err instanceof Error ? err.message : String(err)}\n`);
+  exitWhenFlushed(1);
+});

@@ -175,6 +175,7 @@ export class AnnounceConversation {
         },
         debug: this.opts.debug,
       },
+      signal: this.opts.signal,
     });
     this.fetcher = fetcher;
     void fetcher.run().then((result) => {

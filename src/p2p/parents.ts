@@ -24,6 +24,8 @@ export interface ParentFetcherOptions {
   /** No new piece reported by any parent and none finished for this long → give up on them. */
   stallTimeoutMs: number;
   report: ParentReport;
+  /** The run's signal: aborts transfers in flight (stop() lets them finish). */
+  signal?: AbortSignal;
 }
 
 /** complete: every piece is here; exhausted: these parents cannot give the rest; stopped: stop() was called. */
@@ -181,6 +183,7 @@ export class ParentFetcher {
       timeoutMs: this.opts.pieceTimeoutMs,
       expectedLength: entry.length,
       maxLength: entry.length,
+      signal: this.opts.signal,
     })
       .then(async ({ metadata, data }) => {
         const digest = pieceDigest(data);
