@@ -143,6 +143,9 @@ export class Renderer {
   private print(line: string): void {
     this.clearBar();
     this.opts.stream.write(`${line}\n`);
+    // cli-progress saved the cursor (ESC 7) where the bar started and restores it on stop;
+    // after our line scrolled the screen that spot is stale, so save the new one.
+    if (this.bar && this.opts.stream.isTTY) this.opts.stream.write("\x1b7");
     if (this.bar && this.last) this.bar.update(this.last.transferred, this.barPayload(this.last));
   }
 

@@ -74,6 +74,7 @@ export async function runScheduled(opts: ScheduledOptions): Promise<ScheduledOut
   const credentials = createChannelCredentials(cfg.scheduler.tls, "scheduler");
   const pool = new ChannelPool();
   let addrs = cluster.addrs;
+  let failuresSinceLastChoice = 0;
   const selector = new SchedulerSelector({
     taskId: opts.taskId,
     source: {
@@ -92,6 +93,14 @@ export async function runScheduled(opts: ScheduledOptions): Promise<ScheduledOut
     disableBackToSource: cfg.disableBackToSource,
     onAttempt: (attempt) => {
       report.scheduler.attempts.push(attempt);
+      // A switch is a move past a failed scheduler to one that answered (cli.md's example:
+      // owner refused, the next one used → switches: 1). Skipping a cooling one is not.
+      if (attempt.outcome === "ok") {
+        report.scheduler.switches += failuresSinceLastChoice;
+        failuresSinceLastChoice = 0;
+      } else if (attempt.outcome !== "cooling") {
+        failuresSinceLastChoice++;
+      }
       events.emit("attempt", attempt);
     },
   });
@@ -130,17 +139,14 @@ export async function runScheduled(opts: ScheduledOptions): Promise<ScheduledOut
     scheduleTimeoutMs: cfg.scheduler.scheduleTimeoutMs,
     connectTimeoutMs: cfg.scheduler.connectTimeoutMs,
     signal: opts.signal,
-    onSwitch: (from, to, reason) => {
-      report.scheduler.used = to;
-      if (from !== undefined) report.scheduler.switches++;
-      events.emit("schedulerSwitch", { from, to, reason });
-    },
+    onSwitch: (from, to, reason) => events.emit("schedulerSwitch", { from, to, reason }),
     notice: (m) => events.emit("notice", m),
     debug: (m) => events.emit("debug", m),
   });
   try {
     const result = await session.run();
     report.peerId = result.peerIds.at(-1) ?? null;
+    report.scheduler.used = result.used ?? null;
     return { complete: result.complete, backToSource: result.backToSource, reason: result.reason ?? "scheduler could not finish the download" };
   } finally {
     await session.leave().catch(() => undefined);

@@ -47,9 +47,8 @@ export interface SessionOptions {
 }
 
 export interface SessionResult {
-  /** The scheduler of the last conversation, if any answered. */
+  /** The last scheduler that answered a register (undefined when none did). */
   used: string | undefined;
-  switches: number;
   /** Every peer id registered, newest last. */
   peerIds: string[];
   /** Pieces are all here (through parents or the scheduler's back-to-source). */
@@ -73,7 +72,7 @@ export class P2PSession {
 
   async run(): Promise<SessionResult> {
     const { selector, signal } = this.opts;
-    const result: SessionResult = { used: undefined, switches: 0, peerIds: [], complete: false, backToSource: false };
+    const result: SessionResult = { used: undefined, peerIds: [], complete: false, backToSource: false };
     let previous: string | undefined;
     let reason = "";
     for (;;) {
@@ -81,10 +80,8 @@ export class P2PSession {
       const choice = await selector.next();
       if (!choice) return { ...result, reason: previous ? `no scheduler left after ${previous} failed` : "no scheduler answered" };
       const addr = choice.addr;
-      if (previous !== undefined) result.switches++;
       this.opts.onSwitch(previous, addr, reason);
       previous = addr;
-      result.used = addr;
 
       const client = this.opts.pool.openClient(SchedulerClient, addr, this.opts.credentials);
       const started = Date.now();
@@ -122,6 +119,7 @@ export class P2PSession {
         signal,
       });
       const end = await conversation.run();
+      if (end.kind !== "broken" || end.afterRegister) result.used = addr;
       switch (end.kind) {
         case "finished":
           await selector.markSucceeded(addr);

@@ -42,13 +42,18 @@ export interface Rig {
   stop(): Promise<void>;
 }
 
-export async function startRig(schedulers = 3): Promise<Rig> {
+export interface RigOptions {
+  /** scheduler.scheduleTimeout in the config file; 3s unless a test waits it out. */
+  scheduleTimeout?: string;
+}
+
+export async function startRig(schedulers = 3, options: RigOptions = {}): Promise<Rig> {
   const cluster = await startCluster({ schedulers, origin: { files: { [FILE_PATH]: CONTENT } } });
   const work = { ...(await workDir()), config: "" };
   work.config = join(work.dir, "dfget.yaml");
   await writeFile(
     work.config,
-    ["host:", "  ip: 127.0.0.1", "  hostname: dfget-test", "scheduler:", "  scheduleTimeout: 3s", ""].join("\n"),
+    ["host:", "  ip: 127.0.0.1", "  hostname: dfget-test", "scheduler:", `  scheduleTimeout: ${options.scheduleTimeout ?? "3s"}`, ""].join("\n"),
   );
   const url = cluster.origin!.url(FILE_PATH);
   // The task id as dfget computes it: URL as given, default filtered params, no tag/app.
@@ -79,7 +84,7 @@ export function dfget(rig: Rig, extra: string[], opts: RunOptions = {}): Promise
   const w = rig.work;
   const args = [
     rig.url, "-O", w.out, "--overwrite", "--config", w.config, "--state-dir", w.state,
-    "--connect-timeout", `${CONNECT_TIMEOUT_MS}ms`, "--json", "--no-progress", ...extra,
+    "--connect-timeout", `${CONNECT_TIMEOUT_MS}ms`, "--json", ...extra,
   ];
   return runDfget(args, { env: baseEnv(), timeoutMs: 20_000, ...opts });
 }
@@ -183,7 +188,29 @@ export function assertRegisteredBy(scheduler: FakeScheduler, run: DfgetRun, rig:
   const mine = scheduler.registrations().filter((r) => r.peerId === peerId);
   assert.equal(mine.length, 1, `${scheduler.name} has the registration of ${peerId}`);
   assert.equal(mine[0]!.taskId, rig.taskId);
+  // The scheduler handled every message, the final one included, before we left.
+  const ends = scheduler.events.filter((e) => e.rpc === "AnnouncePeer.end" && e.peerId === peerId).map((e) => e.message);
+  assert.deepEqual(ends, [{ code: status.OK, details: "OK" }], `${scheduler.name}: how the stream of ${peerId} ended`);
   assertLeft(scheduler, peerId);
+}
+
+/**
+ * Runs `action` right after `scheduler` records its first `rpc` event, i.e. after the
+ * request arrived and before the fake decides its answer: a fault switched on here
+ * hits exactly that request and everything after it.
+ */
+export function onFirst(scheduler: FakeScheduler, rpc: string, action: () => void): void {
+  const events = scheduler.events;
+  const push = events.push.bind(events);
+  let fired = false;
+  events.push = (...items) => {
+    const length = push(...items);
+    if (!fired && items.some((e) => e.rpc === rpc)) {
+      fired = true;
+      action();
+    }
+    return length;
+  };
 }
 
 export function median(values: number[]): number {

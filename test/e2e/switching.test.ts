@@ -4,7 +4,8 @@
 // the failure is remembered across runs (cooldown file) and forgotten again. With no
 // parents configured the fake schedulers answer NeedBackToSource, so the bytes come from
 // the origin through the scheduler conversation: what is asserted is WHERE dfget registered.
-// All-down, manager and cache scenarios: switching-all-down.test.ts.
+// Failures after the probe passed (AnnounceHost, register): switching-register.test.ts;
+// all-down, manager and cache scenarios: switching-all-down.test.ts.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { DfgetRun } from "../support/cli.js";
@@ -35,7 +36,12 @@ async function rig(): Promise<Rig> {
 /** Figures for the project's notes (printed, never asserted: tests do not judge speed). */
 const figures: string[] = [];
 let baselineMs = Number.NaN;
-const extraOverBaseline = (run: DfgetRun): number => (run.json?.durationMs ?? Number.NaN) - baselineMs;
+let baselineSelectMs = Number.NaN;
+/** Time spent choosing a scheduler: every attempt's ms, failed ones and the final probe. */
+const selectionMs = (run: DfgetRun): number => Math.round((run.json?.scheduler.attempts ?? []).reduce((sum, a) => sum + a.ms, 0));
+/** Whole-run and selection time over the healthy medians (the run figure is noisy: ±150 ms). */
+const extraOverBaseline = (run: DfgetRun): string =>
+  `selection ${selectionMs(run)} ms = ${selectionMs(run) - baselineSelectMs} ms over healthy; run ${run.json?.durationMs} ms = ${(run.json?.durationMs ?? Number.NaN) - baselineMs} ms over healthy`;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -81,7 +87,8 @@ describe("dfget scheduler switching (static --scheduler list of 3)", () => {
     assert.equal(r.second.connectionCount() + r.third.connectionCount(), 0, "no other scheduler was even dialled");
     assertProtocolHygiene(r);
     baselineMs = median(durations);
-    figures.push(`healthy run: durationMs median ${baselineMs} (${durations.join(", ")}); owner probe ok median ${median(probes)} ms`);
+    baselineSelectMs = Math.round(median(probes));
+    figures.push(`healthy run: durationMs median ${baselineMs} (${durations.join(", ")}); selection (owner probe ok) median ${baselineSelectMs} ms`);
   });
 
   const faults: Array<{ name: string; outcome: string; apply: (s: FakeScheduler) => Promise<void> | void }> = [
@@ -111,7 +118,7 @@ describe("dfget scheduler switching (static --scheduler list of 3)", () => {
         assert.ok(run.json!.durationMs < CONNECT_TIMEOUT_MS + 3000, `run took ${run.json!.durationMs} ms`);
       }
       if (fault.name === "refused" || fault.name === "blackholed") {
-        figures.push(`owner ${fault.name}: owner probe ${ownerProbeMs} ms; run ${run.json!.durationMs} ms = ${extraOverBaseline(run)} ms over the healthy median`);
+        figures.push(`owner ${fault.name}: owner probe ${ownerProbeMs} ms; ${extraOverBaseline(run)}`);
       }
     });
   }
@@ -146,7 +153,7 @@ describe("dfget scheduler switching (static --scheduler list of 3)", () => {
     assert.equal(record.failures, 1, "skipping a cooling scheduler is not a new failure");
     assert.ok(record.lastFailureAt >= before1 && record.lastFailureAt <= after1, "stamped during the first run");
     assertProtocolHygiene(r);
-    figures.push(`owner cooling: ${r.owner.connectionCount() - connections} connections to it; run ${json.durationMs} ms = ${extraOverBaseline(run)} ms over the healthy median`);
+    figures.push(`owner cooling: ${r.owner.connectionCount() - connections} connections to it; ${extraOverBaseline(run)}`);
   });
 
   test("after --cooldown 1s the healed owner is used again and its record is deleted", async () => {
@@ -187,28 +194,9 @@ describe("dfget scheduler switching (static --scheduler list of 3)", () => {
     assertProtocolHygiene(r);
   });
 
-  test("an application error from the owner does not switch", async () => {
-    // The fake has no switch for application errors, so the owner is made to forget our
-    // host: AnnounceHost succeeds, and the register is then answered NOT_FOUND "peer not
-    // found" — what Go v2.5.1 answers when the host is unknown (wire reference §5.6).
-    const r = await rig();
-    const hosts = r.owner.hosts;
-    Object.defineProperty(hosts, "set", { value: () => hosts });
-    const run = await dfget(r, r.staticArgs);
-    const json = await assertDownloaded(run, r);
-    const ends = r.owner.events.filter((e) => e.rpc === "AnnouncePeer.end").map((e) => (e.message as { code: number }).code);
-    assert.deepEqual(ends, [5], "the owner ended the register NOT_FOUND");
-    assert.deepEqual(attemptsOf(run), [[r.owner.addr, "ok"]], "no other scheduler tried");
-    assert.equal(json.scheduler.used, r.owner.addr);
-    assert.equal(json.backToSource, true, "the file came from the origin instead");
-    assert.equal(r.second.connectionCount() + r.third.connectionCount(), 0);
-    assert.equal((await readCooldownFile(r))?.schedulers[r.owner.addr], undefined, "an application error does not cool");
-    assertProtocolHygiene(r);
-  });
-
   test("every message dfget sent in these runs passed the fake's validation", () => {
     const mine = allRigs.filter((r) => rigs.includes(r));
-    assert.ok(mine.length >= 8, `rigs checked: ${mine.length}`);
+    assert.ok(mine.length >= 7, `rigs checked: ${mine.length}`);
     for (const r of mine) assertProtocolHygiene(r);
   });
 });
