@@ -25,7 +25,7 @@ export enum ConversationState {
 
 export type ConversationEnd =
   /** Every piece is here and the scheduler was told. */
-  | { kind: "finished"; via: "parents" | "origin" | "empty" }
+  | { kind: "finished"; via: "parents" | "origin" | "empty"; lost?: { outcome: AttemptOutcome; detail: string } }
   /** Transport failure: switch to the next scheduler (and cool this one, per outcome). */
   | { kind: "broken"; outcome: AttemptOutcome; detail: string; afterRegister: boolean }
   /** The scheduler answered with an application error; do not switch, go to the origin. */
@@ -68,6 +68,8 @@ export class AnnounceConversation {
   private answers = 0;
   private settle: ((end: ConversationEnd) => void) | undefined;
   private fail: ((err: unknown) => void) | undefined;
+  /** The stream broke while the origin was our source: the download goes on, the scheduler still failed. */
+  private lost: { outcome: AttemptOutcome; detail: string } | undefined;
   /** First response from the scheduler arrived: later failures are mid-download. */
   private registered = false;
   /** The stream has its final status (the scheduler closed it, or we cancelled it). */
@@ -232,7 +234,7 @@ export class AnnounceConversation {
     const sizes = { contentLength: BigInt(this.opts.contentLength), pieceCount: this.opts.state.total };
     if (via === "origin") this.send({ $case: "downloadPeerBackToSourceFinishedRequest", value: sizes });
     else this.send({ $case: "downloadPeerFinishedRequest", value: sizes });
-    this.end({ kind: "finished", via });
+    this.end({ kind: "finished", via, lost: this.lost });
   }
 
   private reportPiece(piece: FinishedPiece): void {
@@ -276,6 +278,7 @@ export class AnnounceConversation {
       // The origin is already our source; losing the scheduler only loses reporting.
       this.opts.debug(`scheduler ${this.opts.addr} went away during back-to-source (${detail}); continuing`);
       this.call = undefined;
+      this.lost = { outcome: action.kind === "report" ? "stream-broken" : action.outcome, detail };
       return;
     }
     if (action.kind === "report") {

@@ -122,7 +122,13 @@ export class P2PSession {
       if (end.kind !== "broken" || end.afterRegister) result.used = addr;
       switch (end.kind) {
         case "finished":
-          await selector.markSucceeded(addr);
+          if (end.lost) {
+            // Finished from the origin after the scheduler died under us: it still failed.
+            this.broken.add(addr);
+            await selector.markFailed(addr, end.lost.outcome, Date.now() - started);
+          } else {
+            await selector.markSucceeded(addr);
+          }
           return { ...result, complete: true, backToSource: end.via === "origin" };
         case "broken":
           this.broken.add(addr);
