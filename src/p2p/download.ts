@@ -17,6 +17,7 @@ import { makeProgress, type DownloadEvents } from "./events.js";
 import { OriginClient, RangeNotSupportedError } from "./origin.js";
 import { fetchPiecesFromOrigin } from "./origin-pieces.js";
 import { PieceState } from "./piece-state.js";
+import { StdoutPump } from "./stdout-pump.js";
 import { goesStraightToOrigin, pieceLengthFor, planPieces } from "./pieces.js";
 import { taskIdOf } from "./task-id.js";
 import { runScheduled, type ClusterPlan } from "./scheduled.js";
@@ -48,6 +49,7 @@ export class Download extends EventEmitter<DownloadEvents> {
   private readonly deps: DownloadDeps;
   private sink: PieceFile | undefined;
   private state: PieceState | undefined;
+  private pump: StdoutPump | undefined;
 
   constructor(config: RunConfig, deps: DownloadDeps) {
     super();
@@ -105,6 +107,7 @@ export class Download extends EventEmitter<DownloadEvents> {
       } else {
         await this.byPieces(origin, url, info.contentLength, signal);
       }
+      await this.pump?.finish();
       if (wanted) {
         const actual = await hashFile(this.sink.tempPath, wanted.algorithm);
         this.report.digest = actual;
@@ -112,11 +115,12 @@ export class Download extends EventEmitter<DownloadEvents> {
           throw new DigestMismatchError(`digest mismatch: expected ${wanted.algorithm}:${wanted.value}, got ${actual}`);
         }
       }
-      if (toStdout) await this.copyToStdout();
+      if (toStdout && !this.pump) await this.copyToStdout();
       else await this.sink.commit();
       this.emitProgress(true);
       return this.report;
     } finally {
+      this.pump?.detach();
       await this.state?.close();
       await this.sink.abort(); // a no-op after commit
       await origin.close();
@@ -132,6 +136,9 @@ export class Download extends EventEmitter<DownloadEvents> {
     this.report.pieces.total = plan.length;
     const state = new PieceState(plan, this.sink!);
     this.state = state;
+    // With --digest, stdout gets the bytes only once the whole file is verified; without,
+    // they flow in order as pieces land.
+    if (this.config.output === "-" && !this.config.digest) this.pump = new StdoutPump(state, process.stdout, this.sink!.tempPath);
     state.on("finished", (piece) => {
       this.report.bytesWritten = state.bytesWritten;
       if (piece.source === "parent") this.report.pieces.fromParents++;

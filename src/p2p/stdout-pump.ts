@@ -1,0 +1,80 @@
+// `-O -`: pieces go to stdout in order as soon as the prefix before them is complete, so
+// `dfget URL -O - | tar x` starts working before the download ends. Bytes are read back
+// from the temp file rather than held in memory: a slow first piece must not make the
+// pieces finished after it pile up in RAM.
+import { open, type FileHandle } from "node:fs/promises";
+import type { Writable } from "node:stream";
+import { WriteError, messageOf } from "../errors.js";
+import type { PieceState } from "./piece-state.js";
+
+const CHUNK = 1 << 20;
+
+export class StdoutPump {
+  private readonly state: PieceState;
+  private readonly out: Writable;
+  private next = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private fh: Promise<FileHandle> | undefined;
+  private readonly tempPath: string;
+  private readonly onFinished = (): void => this.kick();
+
+  constructor(state: PieceState, out: Writable, tempPath: string) {
+    this.state = state;
+    this.out = out;
+    this.tempPath = tempPath;
+    state.on("finished", this.onFinished);
+  }
+
+  /** Resolves once every piece has been written to the stream (call when the download is complete). */
+  async finish(): Promise<void> {
+    this.kick();
+    await this.chain;
+    this.state.off("finished", this.onFinished);
+    const fh = this.fh;
+    this.fh = undefined;
+    if (fh) await fh.then((h) => h.close()).catch(() => undefined);
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Stop listening (download failed); what was written stays written. */
+  detach(): void {
+    this.state.off("finished", this.onFinished);
+  }
+
+  private kick(): void {
+    this.chain = this.chain.then(() => this.drain()).catch((err: unknown) => {
+      this.failure ??= new WriteError(`cannot write to stdout: ${messageOf(err)}`, { cause: err });
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.failure === undefined && this.next < this.state.total && this.state.isFinished(this.next)) {
+      const piece = this.state.plan[this.next]!;
+      this.fh ??= open(this.tempPath, "r");
+      const fh = await this.fh;
+      for (let done = 0; done < piece.length; ) {
+        const want = Math.min(CHUNK, piece.length - done);
+        const buf = Buffer.allocUnsafe(want);
+        const { bytesRead } = await fh.read(buf, 0, want, piece.offset + done);
+        if (bytesRead === 0) throw new Error(`temp file ended at ${piece.offset + done}`);
+        await write(this.out, bytesRead === want ? buf : buf.subarray(0, bytesRead));
+        done += bytesRead;
+      }
+      this.next++;
+    }
+  }
+}
+
+function write(out: Writable, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    out.once("error", onError);
+    const flushed = out.write(chunk, (err) => {
+      out.off("error", onError);
+      if (err) reject(err);
+      else if (flushed) resolve();
+    });
+    if (!flushed) out.once("drain", () => resolve());
+  });
+}
