@@ -115,6 +115,6 @@ async function printUsageFailureSummary(argv: string[], err: unknown): Promise<v
   const dash = argv.indexOf("-O") >= 0 ? argv.indexOf("-O") : argv.indexOf("--output");
   const output = dash >= 0 ? (argv[dash + 1] ?? "") : "";
   const code = exitCodeOf(err instanceof Error ? err : new UsageError(String(err)));
-  const summary = buildSummary(emptyReport(url, output), { code, error: err, durationMs: 0 });
+  const summary = buildSummary(emptyReport(url, output, "none"), { code, error: err, durationMs: 0 });
   (output === "-" ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);
 }

@@ -1,7 +1,9 @@
 // The --json summary object of the contract (cli.md, "JSON summary"): one line, always
 // printed, also on failure. Fields may be added, never removed.
 import { messageOf } from "../errors.js";
-import type { DownloadReport } from "../p2p/download.js";
+import type { DownloadReport } from "../p2p/report.js";
+
+export { emptyReport } from "../p2p/report.js";
 import { redactUrl } from "../p2p/redact.js";
 
 export interface Summary {
@@ -45,19 +47,3 @@ export function buildSummary(report: DownloadReport, end: { code: number; error:
   };
 }
 
-/** A report for a run that never started (e.g. a usage error). */
-export function emptyReport(url: string, output: string): DownloadReport {
-  return {
-    url,
-    output,
-    taskId: null,
-    peerId: null,
-    contentLength: null,
-    bytesWritten: 0,
-    pieces: { total: 0, fromParents: 0, fromSource: 0, reused: 0 },
-    backToSource: false,
-    scheduler: { used: null, switches: 0, attempts: [] },
-    digest: null,
-    cluster: { source: "none", warning: null },
-  };
-}

@@ -12,7 +12,6 @@ import type { RunConfig } from "../config/types.js";
 import { DigestMismatchError, NoSchedulerError, WriteError, messageOf } from "../errors.js";
 import { parseDigest, hashFile } from "../storage/digest.js";
 import { PieceFile } from "../storage/piece-file.js";
-import type { Attempt } from "../switching/selector.js";
 import { makeProgress, type DownloadEvents } from "./events.js";
 import { OriginClient, RangeNotSupportedError } from "./origin.js";
 import { fetchPiecesFromOrigin } from "./origin-pieces.js";
@@ -21,21 +20,9 @@ import { StdoutPump } from "./stdout-pump.js";
 import { goesStraightToOrigin, pieceLengthFor, planPieces } from "./pieces.js";
 import { taskIdOf } from "./task-id.js";
 import { runScheduled, type ClusterPlan } from "./scheduled.js";
+import { emptyReport, type DownloadReport } from "./report.js";
 
-export interface DownloadReport {
-  url: string;
-  output: string;
-  taskId: string | null;
-  peerId: string | null;
-  contentLength: number | null;
-  bytesWritten: number;
-  pieces: { total: number; fromParents: number; fromSource: number; reused: number };
-  backToSource: boolean;
-  scheduler: { used: string | null; switches: number; attempts: Attempt[] };
-  digest: string | null;
-  /** Where the scheduler list came from, and a warning when it is a stale cache. */
-  cluster: { source: string; warning: string | null };
-}
+export type { DownloadReport } from "./report.js";
 
 export interface DownloadDeps {
   version: string;
@@ -55,19 +42,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     super();
     this.config = config;
     this.deps = deps;
-    this.report = {
-      url: config.url,
-      output: config.output,
-      taskId: null,
-      peerId: null,
-      contentLength: null,
-      bytesWritten: 0,
-      pieces: { total: 0, fromParents: 0, fromSource: 0, reused: 0 },
-      backToSource: false,
-      scheduler: { used: null, switches: 0, attempts: [] },
-      digest: null,
-      cluster: { source: config.clusterSource === "none" ? "none" : "pending", warning: null },
-    };
+    this.report = emptyReport(config.url, config.output, config.clusterSource === "none" ? "none" : "pending");
   }
 
   /** Temp file to remove from a signal handler (synchronously) if the process must die now. */

@@ -11,7 +11,7 @@ import { systemClock, type Clock } from "../clock.js";
 import { CooldownLedger } from "../switching/cooldown.js";
 import { SchedulerSelector } from "../switching/selector.js";
 import type { DownloadEvents } from "./events.js";
-import type { DownloadReport } from "./download.js";
+import type { DownloadReport } from "./report.js";
 import type { OriginClient } from "./origin.js";
 import type { PieceState } from "./piece-state.js";
 import { P2PSession } from "./session.js";
