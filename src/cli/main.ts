@@ -2,6 +2,7 @@
 // map whatever happened to an exit code. The only module that decides exit codes.
 // Heavy modules (gRPC, undici, yargs) are imported only on the path that needs them:
 // `dfget --version` in a script loop should cost little more than starting node.
+import { setMaxListeners } from "node:events";
 import { createRequire } from "node:module";
 import { ExitCode, InterruptedError, TimeoutError, UsageError, exitCodeOf, messageOf } from "../errors.js";
 import type { RunConfig } from "../config/types.js";
@@ -66,6 +67,8 @@ export async function main(argv: string[]): Promise<number> {
   renderer.attach(download);
 
   const controller = new AbortController();
+  // Every transfer in flight listens on the run's signal (concurrentPieceCount may be > 10).
+  setMaxListeners(0, controller.signal);
   let signalled = 0;
   const onSignal = (signal: "SIGINT" | "SIGTERM"): void => {
     signalled++;

@@ -185,7 +185,24 @@ export class OriginClient {
   /** Exactly `length` bytes from `offset`. A 200 (range ignored) or a different range →
    *  RangeNotSupportedError; fewer bytes → PartialTransferError; 416 → OriginHttpError. */
   async getRange(url: string, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
-    if (length === 0) return Buffer.alloc(0);
+    const piece = Buffer.allocUnsafe(length);
+    await this.getRangeInto(url, offset, length, (chunk, position) => void chunk.copy(piece, position - offset), signal);
+    return piece;
+  }
+
+  /**
+   * One ranged GET whose body goes to `sink` chunk by chunk, each awaited (backpressure),
+   * with `position` the chunk's offset in the file — so a piece never has to sit in
+   * memory whole. Exactly `length` bytes arrive, or an error is thrown.
+   */
+  async getRangeInto(
+    url: string,
+    offset: number,
+    length: number,
+    sink: (chunk: Buffer, position: number) => Promise<void> | void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (length === 0) return;
     const last = offset + length - 1;
     const { response, url: final } = await this.send("GET", url, [["range", `bytes=${offset}-${last}`]], signal);
     const status = response.statusCode;
@@ -203,15 +220,14 @@ export class OriginClient {
       response.body.destroy();
       throw new RangeNotSupportedError(`origin answered ${String(response.headers["content-range"])} for ${where}`);
     }
-    const piece = Buffer.allocUnsafe(length);
     let received = 0;
     await this.pump(response, final, signal, () => `${received} of ${length} bytes of ${where}`, (chunk) => {
       if (received + chunk.length > length) throw new RangeNotSupportedError(`origin sent more than ${length} bytes for ${where}`);
-      chunk.copy(piece, received);
+      const position = offset + received;
       received += chunk.length;
+      return sink(chunk, position);
     });
     if (received < length) throw new PartialTransferError(`origin sent ${received} of ${length} bytes of ${where}`);
-    return piece;
   }
 
   /** The whole file in one GET, each chunk awaited (backpressure). Errors thrown by

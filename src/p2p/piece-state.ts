@@ -93,14 +93,29 @@ export class PieceState extends EventEmitter<{ finished: [FinishedPiece]; change
 
   /** Write verified bytes and mark the piece finished. The caller has checked the digest. */
   async store(piece: Omit<FinishedPiece, "offset" | "length">, data: Buffer): Promise<FinishedPiece> {
-    const entry = this.plan[piece.number];
-    if (!entry) throw new Error(`piece ${piece.number} is not in the plan`);
+    const entry = this.entry(piece.number);
     if (data.length !== entry.length) throw new Error(`piece ${piece.number}: ${data.length} bytes, expected ${entry.length}`);
     try {
       await this.writer.writePiece(entry.offset, data);
-    } finally {
-      this.inFlight.delete(piece.number);
+    } catch (err) {
+      this.release(piece.number);
+      throw err;
     }
+    return this.markFinished(piece);
+  }
+
+  /**
+   * Bytes of a claimed piece, written as they arrive. They do not count (nor are they
+   * served to anyone) until markFinished(); a failed piece is simply written again.
+   */
+  async writePart(position: number, chunk: Buffer): Promise<void> {
+    await this.writer.writePiece(position, chunk);
+  }
+
+  /** All bytes of a claimed piece are on disk and verified: it counts from now on. */
+  markFinished(piece: Omit<FinishedPiece, "offset" | "length">): FinishedPiece {
+    const entry = this.entry(piece.number);
+    this.inFlight.delete(piece.number);
     const done: FinishedPiece = { ...piece, offset: entry.offset, length: entry.length };
     if (!this.finished.has(piece.number)) {
       this.finished.set(piece.number, done);
@@ -109,6 +124,12 @@ export class PieceState extends EventEmitter<{ finished: [FinishedPiece]; change
     }
     this.emit("changed");
     return done;
+  }
+
+  private entry(n: number): PiecePlanEntry {
+    const entry = this.plan[n];
+    if (!entry) throw new Error(`piece ${n} is not in the plan`);
+    return entry;
   }
 
   /** Bytes of a finished piece, read back from the temp file (for uploads). */

