@@ -4,6 +4,7 @@ import { systemClock } from "../clock.js";
 import type { RunConfig } from "../config/types.js";
 import { createSchedulerList, type SchedulerList } from "../cluster/resolve.js";
 import { createChannelCredentials } from "../rpc/channels.js";
+import { probe } from "../rpc/health.js";
 import { localIdentity } from "../p2p/host.js";
 import type { ClusterPlan } from "../p2p/scheduled.js";
 
@@ -26,7 +27,12 @@ export function schedulerListFor(config: RunConfig, version: string, onWarning?:
       connectTimeoutMs: config.scheduler.connectTimeoutMs,
       callTimeoutMs: Math.max(config.scheduler.connectTimeoutMs, 5000),
     },
-    { clock: systemClock, onWarning },
+    {
+      clock: systemClock,
+      onWarning,
+      // As the Rust dfdaemon: keep the first cluster (in manager order) with a healthy scheduler.
+      probe: (addr) => probe(addr, { credentials: createChannelCredentials(config.scheduler.tls, "scheduler"), deadlineMs: config.scheduler.connectTimeoutMs }),
+    },
   );
 }
 

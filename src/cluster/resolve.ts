@@ -117,7 +117,10 @@ async function resolveOnce(cfg: SchedulerListConfig, deps: SchedulerListDeps): P
     // Not cached, like the manager itself: an empty answer means "none active yet".
     return { source: "manager", addrs: [], entries: [], managerAddr: answer.managerAddr, fetchedAt, warning: `manager ${answer.managerAddr} returned no schedulers` };
   }
-  let choice = deps.probe ? await firstHealthyCluster(answer.schedulers, deps.probe) : firstCluster(answer.schedulers);
+  // Probing only decides between clusters; with one cluster there is nothing to decide,
+  // and the selector probes the schedulers it actually tries anyway.
+  const clusters = new Set(answer.schedulers.map((e) => e.clusterId));
+  let choice = deps.probe && clusters.size > 1 ? await firstHealthyCluster(answer.schedulers, deps.probe) : firstCluster(answer.schedulers);
   if (choice.entries.length === 0) {
     // Nothing healthy: keep the first cluster so the selector's all-down policy (cooling,
     // refresh, back-to-source) sees real members; the probes already spent still count.

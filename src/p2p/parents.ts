@@ -49,6 +49,8 @@ export class ParentFetcher {
   /** piece number → parent ids that failed it (never asked again for that piece) */
   private readonly failedFor = new Map<number, Set<string>>();
   private active = 0;
+  /** Piece buffers of finished transfers, reused by the next ones (no per-piece allocation). */
+  private readonly spare: Buffer[] = [];
   private stopped = false;
   private settle: ((r: ParentFetchResult) => void) | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
@@ -170,7 +172,9 @@ export class ParentFetcher {
     const started = Date.now();
     this.active++;
     link.active++;
+    const buffer = this.spare.pop() ?? Buffer.allocUnsafe(this.opts.state.plan[0]!.length);
     const done = (): void => {
+      this.spare.push(buffer);
       this.active--;
       link.active--;
       this.pump();
@@ -184,6 +188,7 @@ export class ParentFetcher {
       expectedLength: entry.length,
       maxLength: entry.length,
       signal: this.opts.signal,
+      into: buffer,
     })
       .then(async ({ metadata, data }) => {
         const digest = pieceDigest(data);

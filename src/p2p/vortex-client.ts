@@ -32,6 +32,12 @@ export interface FetchPieceOptions {
   /** Largest piece we will allocate for; checked before allocating. */
   maxLength: number;
   signal?: AbortSignal;
+  /**
+   * Where to put the bytes when it is large enough (the caller's reusable buffer); the
+   * returned `data` is then a view of it. Saves a piece-sized allocation per transfer,
+   * which at 8 concurrent 4 MiB pieces is most of the garbage a P2P download makes.
+   */
+  into?: Buffer;
 }
 
 export interface FetchedPiece {
@@ -105,7 +111,7 @@ async function readPiece(reader: VortexReader, opts: FetchPieceOptions, where: s
   if (opts.expectedLength !== undefined && metadata.length !== opts.expectedLength) {
     throw new VortexProtocolError("mismatch", `piece is ${metadata.length} bytes, expected ${opts.expectedLength}`);
   }
-  const data = Buffer.allocUnsafe(metadata.length);
+  const data = opts.into && opts.into.length >= metadata.length ? opts.into.subarray(0, metadata.length) : Buffer.allocUnsafe(metadata.length);
   await reader.readInto(data, "piece content");
   return { metadata, data };
 }
