@@ -1,7 +1,7 @@
 // Missing pieces straight from the origin with ranged GETs, several at once. Used inside
 // a scheduler conversation (NeedBackToSource, reported piece by piece) and after it
 // (no scheduler left, or none configured).
-import { createHasher } from "../storage/digest.js";
+import { createCrc32Hasher } from "../storage/digest.js";
 import type { OriginClient } from "./origin.js";
 import type { FinishedPiece, PieceState } from "./piece-state.js";
 
@@ -32,7 +32,7 @@ export async function fetchPiecesFromOrigin(opts: OriginPiecesOptions): Promise<
       try {
         // Straight to disk chunk by chunk, the crc32 computed on the way: no piece-sized
         // buffer per transfer (memory and copies), and the disk works while bytes arrive.
-        const crc = createHasher("crc32");
+        const crc = createCrc32Hasher();
         const batch = new WriteBatch(staging, (position, bytes) => state.writePart(position, bytes));
         await origin.getRangeInto(url, next.offset, next.length, (chunk, position) => {
           crc.update(chunk);

@@ -4,7 +4,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { crc32 } from "@node-rs/crc32";
-import { Blake3Hasher } from "@napi-rs/blake-hash";
+import { createBLAKE3, type IHasher } from "hash-wasm";
 import { UsageError } from "../errors.js";
 
 export type DigestAlgorithm = "sha256" | "sha512" | "crc32" | "blake3";
@@ -87,17 +87,20 @@ class Crc32Hasher implements Hasher {
   }
 }
 
+// blake3 through hash-wasm (WebAssembly): the native @napi-rs/blake-hash publishes
+// optional platform packages at versions that do not exist, which breaks `npm ci`.
 class Blake3StreamHasher implements Hasher {
-  private readonly hash = new Blake3Hasher();
+  constructor(private readonly hash: IHasher) {}
   update(buf: Buffer): void {
     this.hash.update(buf);
   }
   digest(): string {
-    return `blake3:${this.hash.digestBuffer().toString("hex")}`;
+    return `blake3:${this.hash.digest("hex")}`;
   }
 }
 
-export function createHasher(algorithm: DigestAlgorithm): Hasher {
+/** An incremental hasher; async because blake3's WebAssembly module loads on first use. */
+export async function createHasher(algorithm: DigestAlgorithm): Promise<Hasher> {
   switch (algorithm) {
     case "sha256":
     case "sha512":
@@ -105,8 +108,13 @@ export function createHasher(algorithm: DigestAlgorithm): Hasher {
     case "crc32":
       return new Crc32Hasher();
     case "blake3":
-      return new Blake3StreamHasher();
+      return new Blake3StreamHasher(await createBLAKE3());
   }
+}
+
+/** The piece digest, incrementally: for bytes hashed as they stream in. */
+export function createCrc32Hasher(): Hasher {
+  return new Crc32Hasher();
 }
 
 /** The digest a Rust parent reports for a piece: `crc32:<decimal u32>`. */
@@ -118,7 +126,7 @@ const HASH_READ_SIZE = 4 * 1024 * 1024;
 
 /** Streams the file through the hasher with large reads; resolves to "alg:value". */
 export async function hashFile(path: string, algorithm: DigestAlgorithm): Promise<string> {
-  const hasher = createHasher(algorithm);
+  const hasher = await createHasher(algorithm);
   const file = await open(path, "r");
   try {
     const buffer = Buffer.allocUnsafe(HASH_READ_SIZE);
