@@ -6,6 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Summary } from "../../src/cli/summary.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const DFGET_BIN = join(REPO_ROOT, "bin", "dfget.js");
@@ -20,25 +21,8 @@ export interface DfgetRun {
   ms: number;
 }
 
-/** The --json summary as the contract (cli.md) defines it. */
-export interface DfgetSummary {
-  ok: boolean;
-  exitCode: number;
-  error: string | null;
-  url: string;
-  output: string;
-  taskId: string | null;
-  peerId: string | null;
-  contentLength: number | null;
-  bytesWritten: number;
-  durationMs: number;
-  bytesPerSecond: number;
-  pieces: { total: number; fromParents: number; fromSource: number; reused: number };
-  backToSource: boolean;
-  scheduler: { used: string | null; switches: number; attempts: Array<{ addr: string; outcome: string; ms: number }> };
-  digest: string | null;
-  cluster?: { source: string; warning: string | null };
-}
+/** The --json summary (cli.md); the shape is the CLI's own type, the tests check the values. */
+export type DfgetSummary = Summary;
 
 export interface RunOptions {
   env?: Record<string, string | undefined>;
