@@ -318,11 +318,10 @@ export class AnnounceConversation {
 
   private readonly onAbort = (): void => {
     this.stopFetcher();
-    this.clearScheduleTimer();
     const call = this.call;
     this.call = undefined;
     call?.cancel();
-    this.state = ConversationState.Done;
+    this.transition(Object.values(ConversationState), ConversationState.Done, "aborted");
     this.fail?.(this.opts.signal.reason ?? new DfgetError("aborted"));
   };
 
