@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { baseEnv, runDfget, workDir } from "../support/cli.js";
+import { baseEnv, runDfget, workDirs } from "../support/cli.js";
 import { startOrigin, type FakeOrigin, type OriginFault } from "../support/origin.js";
 import { TASK_ID, partFiles, requestsFor, sha256, sha256OfFile } from "../support/cli-e2e.js";
 
@@ -24,13 +24,8 @@ interface DryRunPlan {
 }
 
 let origin: FakeOrigin;
-const dirs: Array<{ remove(): Promise<void> }> = [];
-
-async function tempDir(): ReturnType<typeof workDir> {
-  const w = await workDir();
-  dirs.push(w);
-  return w;
-}
+const dirs = workDirs();
+const tempDir = dirs.make;
 
 async function dryRun(args: string[], env = baseEnv()): Promise<DryRunPlan> {
   const run = await runDfget([...args, "--dry-run", "--json"], { env });
@@ -61,7 +56,7 @@ before(async () => {
 
 after(async () => {
   await origin.close();
-  await Promise.all(dirs.map((d) => d.remove()));
+  await dirs.removeAll();
 });
 
 describe("--dry-run --json", { concurrency: 4 }, () => {

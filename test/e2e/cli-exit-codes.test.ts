@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { blake3 } from "hash-wasm";
-import { baseEnv, runDfget, workDir, type DfgetRun } from "../support/cli.js";
+import { baseEnv, runDfget, workDirs, type DfgetRun } from "../support/cli.js";
 import { startOrigin, type FakeOrigin } from "../support/origin.js";
 import { crc32Decimal, exists, freePort, partFiles, requestsFor, sha256, sha256OfFile, waitFor } from "../support/cli-e2e.js";
 
@@ -15,13 +15,8 @@ const SMALL = randomBytes(50_000);
 const SLOW = randomBytes(400_000);
 
 let origin: FakeOrigin;
-const dirs: Array<{ remove(): Promise<void> }> = [];
-
-async function tempDir(): ReturnType<typeof workDir> {
-  const w = await workDir();
-  dirs.push(w);
-  return w;
-}
+const dirs = workDirs();
+const tempDir = dirs.make;
 
 /** Failure message as printed on stderr, and the JSON summary agreeing with the exit code. */
 function assertFailure(run: DfgetRun, code: number, messagePart: RegExp): void {
@@ -57,7 +52,7 @@ before(async () => {
 
 after(async () => {
   await origin.close();
-  await Promise.all(dirs.map((d) => d.remove()));
+  await dirs.removeAll();
 });
 
 describe("dfget exit codes (direct origin, no cluster)", { concurrency: 4 }, () => {

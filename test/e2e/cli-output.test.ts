@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { isAbsolute, join } from "node:path";
-import { baseEnv, runDfget, workDir, type DfgetSummary } from "../support/cli.js";
+import { baseEnv, runDfget, workDirs, type DfgetSummary } from "../support/cli.js";
 import { startOrigin, type FakeOrigin } from "../support/origin.js";
 import { ANSI_ESCAPE, CARRIAGE_RETURN, TASK_ID, exists, requestsFor, sha256, sha256OfFile } from "../support/cli-e2e.js";
 
@@ -17,13 +17,8 @@ const MULTI = randomBytes(4 * MiB + 1);
 const SECRET = "Bearer sekret-7f3a9c-token";
 
 let origin: FakeOrigin;
-const dirs: Array<{ remove(): Promise<void> }> = [];
-
-async function tempDir(): ReturnType<typeof workDir> {
-  const w = await workDir();
-  dirs.push(w);
-  return w;
-}
+const dirs = workDirs();
+const tempDir = dirs.make;
 
 /** Fields every summary has, success or failure, with their types. */
 function assertSummaryShape(s: DfgetSummary, url: string, output: string): void {
@@ -57,7 +52,7 @@ before(async () => {
 
 after(async () => {
   await origin.close();
-  await Promise.all(dirs.map((d) => d.remove()));
+  await dirs.removeAll();
 });
 
 describe("dfget output contract", { concurrency: 4 }, () => {

@@ -88,3 +88,18 @@ export async function workDir(): Promise<{ dir: string; out: string; state: stri
   const dir = await mkdtemp(join(tmpdir(), "dfget-e2e-"));
   return { dir, out: join(dir, "out.bin"), state: join(dir, "state"), remove: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/** Work dirs handed out during a test file, all removed by `removeAll()` in `after()`. */
+export function workDirs(): { make(): ReturnType<typeof workDir>; removeAll(): Promise<void> } {
+  const made: Array<{ remove(): Promise<void> }> = [];
+  return {
+    async make() {
+      const w = await workDir();
+      made.push(w);
+      return w;
+    },
+    async removeAll() {
+      await Promise.all(made.splice(0).map((d) => d.remove()));
+    },
+  };
+}
