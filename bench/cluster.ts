@@ -3,8 +3,8 @@
 // out as parents. The seed parents run in this process; see bench/README.md.
 import { startCluster, type FakeCluster } from "../test/support/cluster.js";
 import { startSeedParent, type FakeParent } from "../test/support/parent.js";
-import { pieceLengthFor } from "../src/p2p/pieces.js";
-import { DEFAULT_FILTERED_QUERY_PARAMS, taskIdOf } from "../src/p2p/task-id.js";
+import { pieceLengthFor } from "../src/task/piece-plan.js";
+import { DEFAULT_FILTERED_QUERY_PARAMS, taskIdOf } from "../src/task/task-id.js";
 import { ringCandidates } from "../src/switching/ring.js";
 
 export interface BenchCluster {

@@ -5,8 +5,8 @@ import type { RunConfig } from "../config/types.js";
 import { createSchedulerList, type SchedulerList } from "../cluster/resolve.js";
 import { createChannelCredentials } from "../rpc/channels.js";
 import { probe } from "../rpc/health.js";
-import { localIdentity } from "../p2p/host.js";
-import type { ClusterPlan } from "../p2p/scheduled.js";
+import { localIdentity } from "../engine/host.js";
+import type { ClusterPlan } from "../engine/scheduled.js";
 
 export function schedulerListFor(config: RunConfig, version: string, onWarning?: (m: string) => void): SchedulerList {
   const me = localIdentity(config.host);

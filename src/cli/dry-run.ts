@@ -3,9 +3,9 @@
 // except one HEAD when --piece-length is unset (the plan needs the length).
 import { systemClock } from "../clock.js";
 import type { RunConfig } from "../config/types.js";
-import { OriginClient } from "../p2p/origin.js";
-import { pieceCount, pieceLengthFor } from "../p2p/pieces.js";
-import { taskIdOf } from "../p2p/task-id.js";
+import { OriginClient } from "../transport/origin.js";
+import { pieceCount, pieceLengthFor } from "../task/piece-plan.js";
+import { taskIdOf } from "../task/task-id.js";
 import { CooldownLedger } from "../switching/cooldown.js";
 import { ringCandidates } from "../switching/ring.js";
 import { schedulerListFor } from "./cluster-plan.js";

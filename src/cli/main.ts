@@ -35,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     return exitCodeOf(err);
   }
   const [{ Download }, { Renderer }, { buildSummary }, { clusterPlanFor }] = await Promise.all([
-    import("../p2p/download.js"),
+    import("../engine/run.js"),
     import("./render.js"),
     import("./summary.js"),
     import("./cluster-plan.js"),

@@ -19,7 +19,7 @@ import { configCandidates, loadConfig, parseHostPort, type ConfigValues, type Re
 import { formatSize, parseSize } from "../config/size.js";
 import type { ColorMode, LogLevel, ProgressMode, RunConfig, TlsFiles } from "../config/types.js";
 import { messageOf, UsageError } from "../errors.js";
-import { DEFAULT_FILTERED_QUERY_PARAMS } from "../p2p/task-id.js";
+import { DEFAULT_FILTERED_QUERY_PARAMS } from "../task/task-id.js";
 import { formatDigest, parseDigest } from "../storage/digest.js";
 import { HELP_EPILOGUE, OPTIONS, USAGE } from "./options-table.js";
 

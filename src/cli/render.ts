@@ -5,7 +5,7 @@ import cliProgress from "cli-progress";
 import { Chalk, type ChalkInstance } from "chalk";
 import type { EventEmitter } from "node:events";
 import type { ColorMode, ProgressMode } from "../config/types.js";
-import type { DownloadEvents, ProgressValue } from "../p2p/events.js";
+import type { DownloadEvents, ProgressValue } from "../engine/events.js";
 import type { Attempt } from "../switching/selector.js";
 
 export interface RenderOptions {

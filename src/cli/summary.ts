@@ -1,10 +1,10 @@
 // The --json summary object of the contract (cli.md, "JSON summary"): one line, always
 // printed, also on failure. Fields may be added, never removed.
 import { messageOf } from "../errors.js";
-import type { DownloadReport } from "../p2p/report.js";
+import type { DownloadReport } from "../engine/report.js";
 
-export { emptyReport } from "../p2p/report.js";
-import { redactUrl } from "../p2p/redact.js";
+export { emptyReport } from "../engine/report.js";
+import { redactUrl } from "../net/redact.js";
 
 export interface Summary {
   ok: boolean;

@@ -7,7 +7,7 @@ import { isIP } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { DfgetError, ExitCode } from "../errors.js";
 import { ManagerClient, SourceType, type ListSchedulersRequest, type ListSchedulersResponse, type Scheduler } from "../gen/manager/v2/manager.js";
-import { joinHostPort } from "../rpc/address.js";
+import { joinHostPort } from "../net/address.js";
 import { ChannelPool, deadlineIn, describeGrpcError, grpcCodeOf, minDeadline, statusName, type Deadline } from "../rpc/channels.js";
 import { probe as probeAddress, type Probe, type ProbeResult } from "../rpc/health.js";
 import { sanitizeHostname } from "./hostname.js";

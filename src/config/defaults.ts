@@ -2,7 +2,7 @@
 // every dfget.yaml key, empty ones included. cli/ applies them last (flags > env > file >
 // defaults); nothing below cli/ applies defaults of its own.
 // The one default not here is Dragonfly's filtered-query-param list: it belongs to the
-// task id and lives next to it (p2p/task-id.ts, DEFAULT_FILTERED_QUERY_PARAMS).
+// task id and lives next to it (task/task-id.ts, DEFAULT_FILTERED_QUERY_PARAMS).
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import type { ColorMode, LogLevel, ProgressMode } from "./types.js";

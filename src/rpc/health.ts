@@ -12,7 +12,7 @@ import { connect as tcpConnect } from "node:net";
 import { performance } from "node:perf_hooks";
 import * as grpc from "@grpc/grpc-js";
 import { HealthClient, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health.js";
-import { splitHostPort } from "./address.js";
+import { splitHostPort } from "../net/address.js";
 import { ChannelPool, deadlineIn, describeGrpcError, grpcCodeOf, minDeadline, remainingMs, type Deadline } from "./channels.js";
 
 export type ProbeOutcome = "ok" | "refused" | "timeout" | "not-serving" | "unavailable";

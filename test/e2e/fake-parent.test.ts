@@ -4,8 +4,8 @@ import { crc32 } from "node:zlib";
 import * as grpc from "@grpc/grpc-js";
 import { DfdaemonUploadClient, type SyncPiecesRequest, type SyncPiecesResponse } from "../../src/gen/dfdaemon/v2/dfdaemon.js";
 import { HealthCheckResponse_ServingStatus, HealthClient } from "../../src/gen/grpc/health/v1/health.js";
-import { isVortexNotFound, VortexProtocolError } from "../../src/p2p/vortex.js";
-import { fetchPiece, VortexConnectionError } from "../../src/p2p/vortex-client.js";
+import { isVortexNotFound, VortexProtocolError } from "../../src/transport/vortex-codec.js";
+import { fetchPiece, VortexConnectionError } from "../../src/transport/vortex-client.js";
 import { startSeedParent, type FakeParent } from "../support/parent.js";
 
 const TASK_ID = "5d41402abc4b2a76b9719d911017c592".repeat(2);

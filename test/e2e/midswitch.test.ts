@@ -10,8 +10,8 @@ import * as grpc from "@grpc/grpc-js";
 import type { AnnounceHostRequest } from "../../src/gen/scheduler/v2/scheduler.js";
 import { DfdaemonUploadClient, type SyncPiecesResponse } from "../../src/gen/dfdaemon/v2/dfdaemon.js";
 import { HealthClient, HealthCheckResponse_ServingStatus } from "../../src/gen/grpc/health/v1/health.js";
-import { fetchPiece } from "../../src/p2p/vortex-client.js";
-import { isVortexNotFound } from "../../src/p2p/vortex.js";
+import { fetchPiece } from "../../src/transport/vortex-client.js";
+import { isVortexNotFound } from "../../src/transport/vortex-codec.js";
 import { exists, partFiles, waitFor } from "../support/cli-e2e.js";
 import type { FakeScheduler } from "../support/scheduler.js";
 import {

@@ -1,4 +1,4 @@
-// OriginClient (src/p2p/origin.ts) against the fake origin (test/support/origin.ts).
+// OriginClient (src/transport/origin.ts) against the fake origin (test/support/origin.ts).
 import { describe, test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -12,7 +12,7 @@ import {
   TimeoutError,
   UsageError,
 } from "../../src/errors.js";
-import { OriginClient, OriginRedirectError, RangeNotSupportedError, redactUrl } from "../../src/p2p/origin.js";
+import { OriginClient, OriginRedirectError, RangeNotSupportedError, redactUrl } from "../../src/transport/origin.js";
 import { startOrigin, type FakeOrigin } from "../support/origin.js";
 
 const FILE = randomBytes(100_000);

@@ -10,7 +10,7 @@ import { crc32 } from "node:zlib";
 import { status } from "@grpc/grpc-js";
 import { TrafficType } from "../../src/gen/common/v2/common.js";
 import type { AnnouncePeerRequest } from "../../src/gen/scheduler/v2/scheduler.js";
-import { DEFAULT_FILTERED_QUERY_PARAMS, taskIdOf } from "../../src/p2p/task-id.js";
+import { DEFAULT_FILTERED_QUERY_PARAMS, taskIdOf } from "../../src/task/task-id.js";
 import { ringCandidates } from "../../src/switching/ring.js";
 import { baseEnv, runDfget, workDir, type DfgetRun, type RunOptions } from "../support/cli.js";
 import { startCluster, type FakeCluster } from "../support/cluster.js";

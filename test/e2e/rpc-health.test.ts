@@ -7,7 +7,7 @@ import { UsageError } from "../../src/errors.js";
 import { HealthCheckResponse_ServingStatus as ServingStatus, HealthClient } from "../../src/gen/grpc/health/v1/health.js";
 import { ManagerClient } from "../../src/gen/manager/v2/manager.js";
 import { SchedulerClient } from "../../src/gen/scheduler/v2/scheduler.js";
-import { joinHostPort, splitHostPort } from "../../src/rpc/address.js";
+import { joinHostPort, splitHostPort } from "../../src/net/address.js";
 import { ChannelPool, createChannelCredentials, deadlineIn, grpcCodeOf, minDeadline, remainingMs } from "../../src/rpc/channels.js";
 import { probe } from "../../src/rpc/health.js";
 import {

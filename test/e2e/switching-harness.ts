@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
-import { DEFAULT_FILTERED_QUERY_PARAMS, taskIdOf } from "../../src/p2p/task-id.js";
+import { DEFAULT_FILTERED_QUERY_PARAMS, taskIdOf } from "../../src/task/task-id.js";
 import { ringCandidates } from "../../src/switching/ring.js";
 import { COOLDOWN_FILE_NAME, type CooldownFile } from "../../src/switching/cooldown.js";
 import { baseEnv, runDfget, workDir, type DfgetRun, type RunOptions } from "../support/cli.js";

@@ -14,8 +14,8 @@ import {
   type SyncPiecesResponse,
 } from "../../src/gen/dfdaemon/v2/dfdaemon.js";
 import { HealthCheckResponse_ServingStatus, HealthService, type HealthServer } from "../../src/gen/grpc/health/v1/health.js";
-import type { PieceMetadata } from "../../src/p2p/vortex.js";
-import { startVortexServer, type PieceLookupResult } from "../../src/p2p/vortex-server.js";
+import type { PieceMetadata } from "../../src/transport/vortex-codec.js";
+import { startVortexServer, type PieceLookupResult } from "../../src/serve/vortex-server.js";
 
 export interface SeedParentOptions {
   content: Buffer;

@@ -5,7 +5,7 @@ import { OPTIONS } from "../../src/cli/options-table.js";
 import { CONFIG_KEYS } from "../../src/config/file.js";
 import type { RunConfig } from "../../src/config/types.js";
 import { UsageError } from "../../src/errors.js";
-import { DEFAULT_FILTERED_QUERY_PARAMS } from "../../src/p2p/task-id.js";
+import { DEFAULT_FILTERED_QUERY_PARAMS } from "../../src/task/task-id.js";
 
 const URL_ = "https://example.com/file.bin";
 const SYSTEM = "/etc/dragonfly/dfget.yaml";

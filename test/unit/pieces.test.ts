@@ -8,7 +8,7 @@ import {
   pieceCount,
   pieceLengthFor,
   planPieces,
-} from "../../src/p2p/pieces.js";
+} from "../../src/task/piece-plan.js";
 
 const MiB = 1024 * 1024;
 

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { PassThrough } from "node:stream";
 import { colorLevel, formatBytes, Renderer } from "../../src/cli/render.js";
-import { makeProgress, type DownloadEvents } from "../../src/p2p/events.js";
+import { makeProgress, type DownloadEvents } from "../../src/engine/events.js";
 
 test("colour: --color wins, then NO_COLOR, FORCE_COLOR, TERM=dumb, then the TTY", () => {
   assert.equal(colorLevel("never", { FORCE_COLOR: "1" }, true), 0);

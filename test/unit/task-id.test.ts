@@ -6,7 +6,7 @@ import {
   newPeerId,
   normalizeUrlForTask,
   taskIdOf,
-} from "../../src/p2p/task-id.js";
+} from "../../src/task/task-id.js";
 import { UsageError } from "../../src/errors.js";
 
 describe("taskIdOf: vectors quoted from the Rust should_generate_task_id (dragonfly-client.md §2.3)", () => {

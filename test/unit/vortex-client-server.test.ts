@@ -12,9 +12,9 @@ import {
   encodePieceContentHeader,
   isVortexNotFound,
   type PieceMetadata,
-} from "../../src/p2p/vortex.js";
-import { fetchPiece, VortexConnectionError, type FetchPieceOptions } from "../../src/p2p/vortex-client.js";
-import { startVortexServer, type PieceLookupResult, type VortexServer, type VortexServerOptions } from "../../src/p2p/vortex-server.js";
+} from "../../src/transport/vortex-codec.js";
+import { fetchPiece, VortexConnectionError, type FetchPieceOptions } from "../../src/transport/vortex-client.js";
+import { startVortexServer, type PieceLookupResult, type VortexServer, type VortexServerOptions } from "../../src/serve/vortex-server.js";
 
 const TASK_ID = "a1b2c3d4e5f60718293a4b5c6d7e8f90".repeat(2);
 

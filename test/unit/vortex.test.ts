@@ -16,7 +16,7 @@ import {
   encodeError,
   encodePieceContentHeader,
   type PieceMetadata,
-} from "../../src/p2p/vortex.js";
+} from "../../src/transport/vortex-codec.js";
 
 const TASK_ID = "0123456789abcdef".repeat(4);
 // "0123456789abcdef" as ASCII bytes.

@@ -13,7 +13,7 @@ import {
   encodeDownloadPiece,
   vortexErrorCodeName,
   type PieceMetadata,
-} from "./vortex.js";
+} from "./vortex-codec.js";
 
 /** Rust's vortex client gives up connecting after 2 s (dragonfly-client-storage client/tcp.rs). */
 export const VORTEX_CONNECT_TIMEOUT_MS = 2_000;

@@ -12,12 +12,12 @@ import { CooldownLedger } from "../switching/cooldown.js";
 import { SchedulerSelector } from "../switching/selector.js";
 import type { DownloadEvents } from "./events.js";
 import type { DownloadReport } from "./report.js";
-import type { OriginClient } from "./origin.js";
-import type { PieceState } from "./piece-state.js";
+import type { OriginClient } from "../transport/origin.js";
+import type { PieceState } from "./piece-ledger.js";
 import { P2PSession } from "./session.js";
-import { hostIdOf } from "./task-id.js";
+import { hostIdOf } from "../task/task-id.js";
 import { localIdentity } from "./host.js";
-import { startUploadServer } from "./upload.js";
+import { startUploadServer } from "../serve/upload.js";
 
 /** Where the scheduler list comes from, resolved only when P2P is actually used. */
 export interface ClusterPlan {

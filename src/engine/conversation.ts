@@ -10,8 +10,8 @@ import { classifyGrpcFailure, type AttemptOutcome } from "../switching/outcomes.
 import { DfgetError, OriginHttpError, messageOf } from "../errors.js";
 import { ParentFetcher } from "./parents.js";
 import { fetchPiecesFromOrigin } from "./origin-pieces.js";
-import type { OriginClient } from "./origin.js";
-import type { FinishedPiece, PieceState } from "./piece-state.js";
+import type { OriginClient } from "../transport/origin.js";
+import type { FinishedPiece, PieceState } from "./piece-ledger.js";
 
 export enum ConversationState {
   Registering = "Registering",

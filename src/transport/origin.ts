@@ -12,7 +12,7 @@
 //   aborted through the caller's signal → the signal's reason, untouched.
 import { STATUS_CODES } from "node:http";
 import { Agent } from "undici";
-import { redactUrl } from "./redact.js";
+import { redactUrl } from "../net/redact.js";
 
 export { redactUrl };
 import type { Dispatcher } from "undici";

@@ -13,12 +13,12 @@ import { DigestMismatchError, NoSchedulerError, WriteError, messageOf } from "..
 import { parseDigest, hashFile } from "../storage/digest.js";
 import { PieceFile } from "../storage/piece-file.js";
 import { makeProgress, type DownloadEvents } from "./events.js";
-import { OriginClient, RangeNotSupportedError } from "./origin.js";
+import { OriginClient, RangeNotSupportedError } from "../transport/origin.js";
 import { fetchPiecesFromOrigin } from "./origin-pieces.js";
-import { PieceState } from "./piece-state.js";
+import { PieceState } from "./piece-ledger.js";
 import { StdoutPump } from "./stdout-pump.js";
-import { goesStraightToOrigin, pieceLengthFor, planPieces } from "./pieces.js";
-import { taskIdOf } from "./task-id.js";
+import { goesStraightToOrigin, pieceLengthFor, planPieces } from "../task/piece-plan.js";
+import { taskIdOf } from "../task/task-id.js";
 import { runScheduled, type ClusterPlan } from "./scheduled.js";
 import { emptyReport, type DownloadReport } from "./report.js";
 

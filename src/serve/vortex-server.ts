@@ -12,7 +12,7 @@ import {
   encodeError,
   encodePieceContentHeader,
   type PieceMetadata,
-} from "./vortex.js";
+} from "../transport/vortex-codec.js";
 
 export interface PieceLookupResult {
   metadata: PieceMetadata;

@@ -2,8 +2,8 @@
 // a scheduler conversation (NeedBackToSource, reported piece by piece) and after it
 // (no scheduler left, or none configured).
 import { createCrc32Hasher } from "../storage/digest.js";
-import type { OriginClient } from "./origin.js";
-import type { FinishedPiece, PieceState } from "./piece-state.js";
+import type { OriginClient } from "../transport/origin.js";
+import type { FinishedPiece, PieceState } from "./piece-ledger.js";
 
 export interface OriginPiecesOptions {
   state: PieceState;

@@ -9,10 +9,10 @@ import type { ChannelPool } from "../rpc/channels.js";
 import { grpcCodeOf } from "../rpc/channels.js";
 import { classifyGrpcFailure } from "../switching/outcomes.js";
 import type { SchedulerSelector } from "../switching/selector.js";
-import { newPeerId } from "./task-id.js";
-import { AnnounceConversation } from "./announce.js";
-import type { OriginClient } from "./origin.js";
-import type { FinishedPiece, PieceState } from "./piece-state.js";
+import { newPeerId } from "../task/task-id.js";
+import { AnnounceConversation } from "./conversation.js";
+import type { OriginClient } from "../transport/origin.js";
+import type { FinishedPiece, PieceState } from "./piece-ledger.js";
 
 export interface HostIdentity {
   hostId: string;

@@ -5,7 +5,7 @@
 import { open, type FileHandle } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { WriteError, messageOf } from "../errors.js";
-import type { PieceState } from "./piece-state.js";
+import type { PieceState } from "./piece-ledger.js";
 
 const CHUNK = 1 << 20;
 

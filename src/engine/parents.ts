@@ -5,8 +5,8 @@ import * as grpc from "@grpc/grpc-js";
 import { DfdaemonUploadClient, type SyncPiecesResponse } from "../gen/dfdaemon/v2/dfdaemon.js";
 import type { Peer } from "../gen/common/v2/common.js";
 import { pieceDigest } from "../storage/digest.js";
-import { fetchPiece } from "./vortex-client.js";
-import type { FinishedPiece, PieceState } from "./piece-state.js";
+import { fetchPiece } from "../transport/vortex-client.js";
+import type { FinishedPiece, PieceState } from "./piece-ledger.js";
 
 export interface ParentReport {
   finished(piece: FinishedPiece): void;

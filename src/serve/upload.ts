@@ -11,7 +11,7 @@ import {
 import { HealthService, HealthCheckResponse_ServingStatus, type HealthServer } from "../gen/grpc/health/v1/health.js";
 import { DfgetError } from "../errors.js";
 import { startVortexServer } from "./vortex-server.js";
-import type { FinishedPiece, PieceState } from "./piece-state.js";
+import type { FinishedPiece, PieceState } from "../engine/piece-ledger.js";
 
 export interface UploadServerOptions {
   state: PieceState;
