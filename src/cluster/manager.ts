@@ -7,7 +7,7 @@ import { isIP } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { DfgetError, ExitCode } from "../errors.js";
 import { ManagerClient, SourceType, type ListSchedulersRequest, type ListSchedulersResponse, type Scheduler } from "../gen/manager/v2/manager.js";
-import { joinHostPort } from "../net/address.js";
+import { formatHostPort } from "../net/address.js";
 import { ChannelPool, deadlineIn, describeGrpcError, grpcCodeOf, minDeadline, statusName, type Deadline } from "../rpc/channels.js";
 import { probe as probeAddress, type Probe, type ProbeResult } from "../rpc/health.js";
 import { sanitizeHostname } from "./hostname.js";
@@ -150,7 +150,7 @@ export function toEntries(schedulers: Scheduler[]): { schedulers: SchedulerEntry
       skipped++;
       continue;
     }
-    const addr = joinHostPort(s.ip, s.port);
+    const addr = formatHostPort(s.ip, s.port);
     if (seen.has(addr)) continue;
     seen.add(addr);
     entries.push({ addr, clusterId: Number(s.schedulerClusterId), hostname: s.hostname, state: s.state });

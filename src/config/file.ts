@@ -9,47 +9,19 @@ import { isIP } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import { UsageError } from "../errors.js";
+import { canonicalHostPort } from "../net/address.js";
 import { configHomeOf, MAX_CONCURRENT_PIECES, MAX_DURATION_MS } from "./defaults.js";
 import { checkDurationRange, parseDuration } from "./duration.js";
 
 // ---- HOST:PORT --------------------------------------------------------------------------
 
-const HOSTNAME_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
-
 /**
- * Validates one scheduler or manager address: IPv4 `10.0.0.1:8002`, `[fd00::1]:8002` or a
- * DNS name `scheduler.local:8002`, port 1..65535. Returns it in canonical form (hostname
- * lowercased); throws Error(`invalid address "…" (…)`).
+ * Validates one scheduler or manager address (net/address.ts): IPv4 `10.0.0.1:8002`,
+ * `[fd00::1]:8002` or a DNS name `scheduler.local:8002`, port 1..65535. Returns it in
+ * canonical form (hostname lowercased); throws Error(`invalid address "…" (…)`).
  */
 export function parseHostPort(s: string): string {
-  const invalid = (why: string): Error => new Error(`invalid address ${JSON.stringify(s)} (${why})`);
-  let host: string;
-  let portText: string;
-  if (s.startsWith("[")) {
-    const close = s.indexOf("]");
-    if (close < 0 || s[close + 1] !== ":") throw invalid("expected [IPv6]:PORT");
-    host = s.slice(1, close);
-    portText = s.slice(close + 2);
-    if (isIP(host) !== 6) throw invalid(`${JSON.stringify(host)} is not an IPv6 address`);
-  } else {
-    const colon = s.lastIndexOf(":");
-    if (colon < 0) throw invalid("expected HOST:PORT");
-    host = s.slice(0, colon);
-    portText = s.slice(colon + 1);
-    if (host.includes(":")) throw invalid("an IPv6 address needs brackets: [addr]:PORT");
-    if (host === "") throw invalid("empty host");
-    if (/^[0-9.]+$/.test(host)) {
-      if (isIP(host) !== 4) throw invalid(`${JSON.stringify(host)} is not an IPv4 address`);
-    } else {
-      const labels = host.split(".");
-      if (host.length > 253 || !labels.every((label) => HOSTNAME_LABEL.test(label))) throw invalid(`${JSON.stringify(host)} is not a valid hostname`);
-      host = host.toLowerCase();
-    }
-  }
-  if (!/^[0-9]{1,5}$/.test(portText)) throw invalid("port must be a number from 1 to 65535");
-  const port = Number(portText);
-  if (port < 1 || port > 65535) throw invalid("port must be a number from 1 to 65535");
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+  return canonicalHostPort(s);
 }
 
 // ---- schema -----------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { DfdaemonUploadClient, type SyncPiecesResponse } from "../gen/dfdaemon/v2/dfdaemon.js";
 import type { Peer } from "../gen/common/v2/common.js";
+import { formatHostPort } from "../net/address.js";
 import { pieceDigest } from "../storage/digest.js";
 import { fetchPiece } from "../transport/vortex-client.js";
 import type { FinishedPiece, PieceState } from "./piece-ledger.js";
@@ -240,6 +241,3 @@ export class ParentFetcher {
   }
 }
 
-export function formatHostPort(ip: string, port: number): string {
-  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
-}

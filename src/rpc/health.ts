@@ -12,7 +12,7 @@ import { connect as tcpConnect } from "node:net";
 import { performance } from "node:perf_hooks";
 import * as grpc from "@grpc/grpc-js";
 import { HealthClient, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health.js";
-import { splitHostPort } from "../net/address.js";
+import { tryParseHostPort } from "../net/address.js";
 import { ChannelPool, deadlineIn, describeGrpcError, grpcCodeOf, minDeadline, remainingMs, type Deadline } from "./channels.js";
 
 export type ProbeOutcome = "ok" | "refused" | "timeout" | "not-serving" | "unavailable";
@@ -79,7 +79,7 @@ export async function probe(addr: string, opts: ProbeOptions): Promise<ProbeResu
 }
 
 async function dialAndCheck(pool: ChannelPool, addr: string, opts: ProbeOptions, deadline: Deadline): Promise<Verdict> {
-  const hostPort = splitHostPort(addr);
+  const hostPort = tryParseHostPort(addr);
   if (!hostPort) return { outcome: "unavailable", phase: "connect", detail: `not a host:port address: ${addr}` };
 
   const dial = await waitForConnection(pool.channel(addr, opts.credentials), deadline);

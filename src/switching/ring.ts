@@ -6,144 +6,23 @@
 // Peers only meet when they register at the same scheduler, so a mixed cluster of Rust
 // peers and ours depends on these bytes being exact.
 //
-// Pure functions: no I/O, clock or cooldown. Unparsable addresses are skipped, as the
-// Rust client skips schedulers whose ip it cannot parse; callers that want to report
-// them validate first with parseSchedulerAddr (which throws a UsageError).
-import { DfgetError, UsageError } from "../errors.js";
+// Pure functions: no I/O, clock or cooldown. Unparsable addresses (and names not yet
+// resolved) are skipped, as the Rust client skips schedulers whose ip it cannot parse;
+// cluster/ resolves names first and reports the ones that do not resolve.
+import { DfgetError } from "../errors.js";
+import { parseIpEndpoint, type IpEndpoint } from "../net/address.js";
 import { sipHash24 } from "./siphash.js";
 
-export interface SchedulerAddr {
-  /** Canonical text: dotted quad, or RFC 5952 IPv6 (lowercase, longest zero run as ::). */
-  ip: string;
-  family: 4 | 6;
-  port: number;
-  /** 4 or 16 octets in network order. */
-  octets: Uint8Array;
-}
-
-const IPV4_OCTET = /^(0|[1-9][0-9]{0,2})$/;
-const IPV6_GROUP = /^[0-9a-fA-F]{1,4}$/;
-const PORT = /^[1-9][0-9]{0,4}$/;
-
-/** Dotted quad, four decimal octets, no leading zeros (Rust's `Ipv4Addr::from_str`). */
-function parseIpv4(text: string): Uint8Array | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  const octets = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i] as string;
-    if (!IPV4_OCTET.test(part)) return undefined;
-    const value = Number(part);
-    if (value > 255) return undefined;
-    octets[i] = value;
-  }
-  return octets;
-}
+/** A ring node: an IP socket address (net/address.ts parses it). */
+export type SchedulerAddr = IpEndpoint;
 
 /**
- * The 16-bit groups of one side of an IPv6 address (before or after `::`). A dotted
- * quad counts as two groups and is allowed only as the address's final piece.
- */
-function parseIpv6Groups(part: string, mayEndWithIpv4: boolean): number[] | undefined {
-  if (part === "") return [];
-  const pieces = part.split(":");
-  const groups: number[] = [];
-  for (let i = 0; i < pieces.length; i++) {
-    const piece = pieces[i] as string;
-    if (IPV6_GROUP.test(piece)) {
-      groups.push(parseInt(piece, 16));
-      continue;
-    }
-    if (!mayEndWithIpv4 || i !== pieces.length - 1) return undefined;
-    const v4 = parseIpv4(piece);
-    if (v4 === undefined) return undefined;
-    groups.push(((v4[0] as number) << 8) | (v4[1] as number), ((v4[2] as number) << 8) | (v4[3] as number));
-  }
-  return groups;
-}
-
-/**
- * RFC 4291 text form as Rust's `Ipv6Addr::from_str` accepts it: eight groups, or fewer
- * with one `::` standing for at least one zero group; an embedded IPv4 only at the end.
- * Zone ids (`%eth0`) are refused: Rust's `IpAddr::from_str` refuses them too.
- */
-function parseIpv6(text: string): Uint8Array | undefined {
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  let groups: number[];
-  if (halves.length === 1) {
-    const all = parseIpv6Groups(text, true);
-    if (all === undefined || all.length !== 8) return undefined;
-    groups = all;
-  } else {
-    const head = parseIpv6Groups(halves[0] as string, false);
-    const tail = parseIpv6Groups(halves[1] as string, true);
-    if (head === undefined || tail === undefined || head.length + tail.length > 7) return undefined;
-    groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  }
-  const octets = new Uint8Array(16);
-  groups.forEach((group, i) => {
-    octets[2 * i] = group >> 8;
-    octets[2 * i + 1] = group & 0xff;
-  });
-  return octets;
-}
-
-function formatIpv6(octets: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((octets[i] as number) << 8) | (octets[i + 1] as number));
-  // IPv4-mapped addresses print their IPv4 part dotted, as Rust and RFC 5952 do.
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${Array.from(octets.subarray(12)).join(".")}`;
-  }
-  let bestStart = -1;
-  let bestLength = 1; // a single zero group is not compressed (RFC 5952 §4.2.2)
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) { bestStart = i; bestLength = j - i; }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`;
-}
-
-function invalidAddr(text: string, why: string): UsageError {
-  return new UsageError(`invalid scheduler address "${text}": ${why}`);
-}
-
-/**
- * Parses "a.b.c.d:port" or "[ipv6]:port" strictly. Throws UsageError naming the input.
- * Ports are 1–65535 in plain decimal; IPv6 needs brackets.
+ * Parses "a.b.c.d:port" or "[ipv6]:port" strictly, as Rust's `SocketAddr::from_str`.
+ * Throws a UsageError naming the input; DNS names are resolved before the ring
+ * (cluster/), never here.
  */
 export function parseSchedulerAddr(text: string): SchedulerAddr {
-  let host: string;
-  let portText: string;
-  let family: 4 | 6;
-  if (text.startsWith("[")) {
-    const close = text.indexOf("]");
-    if (close < 0) throw invalidAddr(text, "missing ']'");
-    if (text[close + 1] !== ":") throw invalidAddr(text, "expected [ipv6]:port");
-    host = text.slice(1, close);
-    portText = text.slice(close + 2);
-    family = 6;
-  } else {
-    const colon = text.lastIndexOf(":");
-    if (colon < 0) throw invalidAddr(text, "expected ip:port");
-    host = text.slice(0, colon);
-    if (host.includes(":")) throw invalidAddr(text, "IPv6 addresses must be written as [ipv6]:port");
-    portText = text.slice(colon + 1);
-    family = 4;
-  }
-  if (!PORT.test(portText) || Number(portText) > 65535) {
-    throw invalidAddr(text, "port must be a decimal number from 1 to 65535");
-  }
-  const octets = family === 4 ? parseIpv4(host) : parseIpv6(host);
-  if (octets === undefined) throw invalidAddr(text, family === 4 ? "not an IPv4 address" : "not an IPv6 address");
-  const ip = family === 4 ? Array.from(octets).join(".") : formatIpv6(octets);
-  return { ip, family, port: Number(portText), octets };
+  return parseIpEndpoint(text);
 }
 
 /**

@@ -2,6 +2,7 @@
 // connection per request, as the Rust server answers one request and closes.
 import { connect, type Socket } from "node:net";
 import { DfgetError, TimeoutError } from "../errors.js";
+import { formatHostPort } from "../net/address.js";
 import {
   PIECE_RESPONSE_LIMITS,
   VortexProtocolError,
@@ -66,7 +67,7 @@ export class VortexConnectionError extends DfgetError {
  */
 export async function fetchPiece(opts: FetchPieceOptions): Promise<FetchedPiece> {
   const request = encodeDownloadPiece(opts.taskId, opts.pieceNumber);
-  const where = `vortex ${formatAddress(opts.host, opts.port)} piece ${opts.pieceNumber}`;
+  const where = `vortex ${formatHostPort(opts.host, opts.port)} piece ${opts.pieceNumber}`;
   opts.signal?.throwIfAborted();
 
   const socket = connect({ host: opts.host, port: opts.port, noDelay: true });
@@ -155,6 +156,3 @@ function withContext(err: unknown, where: string): unknown {
   return new VortexConnectionError(`${where}: ${text}`, errno, { cause: err });
 }
 
-function formatAddress(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}

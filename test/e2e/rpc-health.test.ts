@@ -7,7 +7,7 @@ import { UsageError } from "../../src/errors.js";
 import { HealthCheckResponse_ServingStatus as ServingStatus, HealthClient } from "../../src/gen/grpc/health/v1/health.js";
 import { ManagerClient } from "../../src/gen/manager/v2/manager.js";
 import { SchedulerClient } from "../../src/gen/scheduler/v2/scheduler.js";
-import { joinHostPort, splitHostPort } from "../../src/net/address.js";
+import { formatHostPort, tryParseHostPort } from "../../src/net/address.js";
 import { ChannelPool, createChannelCredentials, deadlineIn, grpcCodeOf, minDeadline, remainingMs } from "../../src/rpc/channels.js";
 import { probe } from "../../src/rpc/health.js";
 import {
@@ -208,13 +208,13 @@ describe("pool, deadlines, codes, addresses", () => {
   });
 
   test("split and join host:port", () => {
-    assert.deepEqual(splitHostPort("10.0.0.1:8002"), { host: "10.0.0.1", port: 8002 });
-    assert.deepEqual(splitHostPort("[fd00::1]:8002"), { host: "fd00::1", port: 8002 });
-    assert.deepEqual(splitHostPort("scheduler.local:8002"), { host: "scheduler.local", port: 8002 });
-    assert.equal(splitHostPort("fd00::1:8002"), undefined);
-    assert.equal(splitHostPort("host:0"), undefined);
-    assert.equal(splitHostPort("host"), undefined);
-    assert.equal(joinHostPort("fd00::1", 8002), "[fd00::1]:8002");
-    assert.equal(joinHostPort("10.0.0.1", 8002), "10.0.0.1:8002");
+    assert.deepEqual(tryParseHostPort("10.0.0.1:8002"), { host: "10.0.0.1", kind: "ipv4", port: 8002 });
+    assert.deepEqual(tryParseHostPort("[fd00::1]:8002"), { host: "fd00::1", kind: "ipv6", port: 8002 });
+    assert.deepEqual(tryParseHostPort("scheduler.local:8002"), { host: "scheduler.local", kind: "name", port: 8002 });
+    assert.equal(tryParseHostPort("fd00::1:8002"), undefined);
+    assert.equal(tryParseHostPort("host:0"), undefined);
+    assert.equal(tryParseHostPort("host"), undefined);
+    assert.equal(formatHostPort("fd00::1", 8002), "[fd00::1]:8002");
+    assert.equal(formatHostPort("10.0.0.1", 8002), "10.0.0.1:8002");
   });
 });
