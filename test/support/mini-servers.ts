@@ -3,7 +3,7 @@
 // manager.v2 ListSchedulers; a TCP blackhole that accepts and never answers; a port that
 // refuses; and throw-away TLS material made with the openssl binary.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -133,6 +133,8 @@ export interface TlsFixture {
   serverKey: string;
   clientCert: string;
   clientKey: string;
+  /** Deletes the temp dir; call it in after() so the suite leaves nothing in $TMPDIR. */
+  remove(): void;
 }
 
 export function hasOpenssl(): boolean {
@@ -167,6 +169,7 @@ export function makeTlsFixture(): TlsFixture {
     serverKey: p("server.key"),
     clientCert: p("client.crt"),
     clientKey: p("client.key"),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 
