@@ -6,7 +6,8 @@
 // Error mapping (cli.md exit codes):
 //   403/401/4xx/5xx → 22 with S3's error code (SignatureDoesNotMatch, AccessDenied,
 //   NoSuchKey…) in the message; a HEAD has no error body, so a failed HEAD is asked
-//   again as a one-byte GET to learn the code.   412 on a pinned GET → 18 (object changed).
+//   again as a one-byte GET to learn the code.   412 on a pinned GET → 18 (object changed,
+//   ObjectChangedError naming both ETags).
 //   Connect refused/DNS → 7; deadlines → 28; body cut short → 18.
 // Secrets: nothing here prints a header, and messages name only bucket, key and endpoint.
 import { Agent } from "undici";
@@ -21,6 +22,7 @@ import {
   messageOf,
 } from "../errors.js";
 import type { OriginInfo } from "./origin.js";
+import { BadRangeAnswerError, ObjectChangedError } from "./response-check.js";
 import { parseS3Url, requestTarget, type S3Settings } from "./s3-location.js";
 import { queryString, signRequest } from "./s3-signing.js";
 import { s3ErrorOf } from "./s3-xml.js";
@@ -31,14 +33,6 @@ export interface S3ClientOptions {
   readTimeoutMs: number;
   connections?: number;
   userAgent?: string;
-}
-
-/** The object changed between our HEAD and a later GET (If-Match failed). Exit 18. */
-export class S3ObjectChangedError extends DfgetError {
-  constructor(message: string) {
-    super(message, "ERR_OBJECT_CHANGED", ExitCode.partial);
-    this.name = "S3ObjectChangedError";
-  }
 }
 
 const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "UND_ERR_SOCKET"]);
@@ -104,7 +98,7 @@ export class S3Client {
     const contentRange = /^bytes (\d+)-(\d+)\//.exec(String(response.headers["content-range"] ?? ""));
     if (!contentRange || Number(contentRange[1]) !== offset || Number(contentRange[2]) !== last) {
       response.body.destroy();
-      throw new PartialTransferError(`s3 answered ${String(response.headers["content-range"])} for range ${offset}-${last} of ${this.where(bucket, key)}`);
+      throw new BadRangeAnswerError(`s3 answered ${String(response.headers["content-range"])} for range ${offset}-${last} of ${this.where(bucket, key)}`);
     }
     let received = 0;
     await this.pump(response, signal, () => `${received} of ${length} bytes of range ${offset}-${last} of ${this.where(bucket, key)}`, (chunk) => {
@@ -152,7 +146,7 @@ export class S3Client {
     const status = response.statusCode;
     const text = await response.body.text().then((t) => t.slice(0, ERROR_BODY_LIMIT)).catch(() => "");
     const where = this.where(bucket, key);
-    if (status === 412) return new S3ObjectChangedError(`s3 object ${where} changed during the download (If-Match on ETag ${this.pinnedFor(bucket, key) ?? "?"} failed)`);
+    if (status === 412) return new ObjectChangedError(`ETag ${this.pinnedFor(bucket, key) ?? "?"}`, await this.currentVersion(bucket, key), where);
     const parsed = s3ErrorOf(text);
     const code = parsed?.code ?? `HTTP ${status}`;
     const detail = parsed?.message ? `: ${parsed.message}` : "";
@@ -168,6 +162,18 @@ export class S3Client {
   private pin(url: string): Record<string, string> {
     const etag = this.pinned.get(url);
     return etag === undefined ? {} : { "if-match": etag };
+  }
+
+  /** What the object is now, for the message of a failed If-Match (best effort). */
+  private async currentVersion(bucket: string, key: string): Promise<string> {
+    try {
+      const response = await this.send("HEAD", bucket, key, {}, undefined);
+      await response.body.dump().catch(() => undefined);
+      const etag = response.headers.etag;
+      return response.statusCode === 200 && typeof etag === "string" ? `ETag ${etag}` : `HTTP ${response.statusCode}`;
+    } catch {
+      return "unknown";
+    }
   }
 
   private pinnedFor(bucket: string, key: string): string | undefined {
