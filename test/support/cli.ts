@@ -35,11 +35,15 @@ export interface RunOptions {
   stdoutEncoding?: BufferEncoding | "buffer";
 }
 
-/** A clean environment: no user config, no cluster env, no colours. */
+/**
+ * A clean environment: no user config, no cluster env, no colours. TMPDIR passes through so
+ * a temp file dfget forgets lands where the test command checks for leftovers.
+ */
 export function baseEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    TMPDIR: process.env.TMPDIR,
     XDG_CONFIG_HOME: "/nonexistent-dfget-test-config",
     NO_COLOR: "1",
     ...extra,
