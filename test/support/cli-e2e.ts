@@ -1,6 +1,6 @@
 // Small helpers shared by the CLI contract tests (test/e2e/cli-*.test.ts): digests of
 // what was served, a port nothing listens on, leftovers of a run in a directory, and a
-// poll that gives up instead of hanging.
+// poll that gives up instead of hanging (re-exported from wait.ts).
 import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import net from "node:net";
@@ -35,14 +35,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Polls until check() is true; rejects after timeoutMs so a test fails instead of hanging. */
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+export { waitFor } from "./wait.js";
 
 /** Requests the origin recorded for one path (query string ignored). */
 export function requestsFor(origin: FakeOrigin, path: string): RecordedRequest[] {

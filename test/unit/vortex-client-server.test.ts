@@ -2,6 +2,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { TimeoutError } from "../../src/errors.js";
+import { deferred, waitFor } from "../support/wait.js";
 import {
   VortexErrorCode,
   VortexProtocolError,
@@ -71,10 +72,11 @@ function exchange(port: number, bytes: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: "127.0.0.1", port });
     const got: Buffer[] = [];
+    // A hang guard only: the servers under test close within their own (short) deadlines.
     const guard = setTimeout(() => {
       socket.destroy();
-      reject(new Error("server did not close within 2 s"));
-    }, 2000);
+      reject(new Error("server did not close within 20 s"));
+    }, 20_000);
     socket.on("data", (chunk: Buffer) => got.push(chunk));
     socket.on("error", () => {});
     socket.on("close", () => {
@@ -159,8 +161,8 @@ describe("fetchPiece against startVortexServer", () => {
   test("uploads beyond maxConcurrent wait for a slot instead of failing", async () => {
     let active = 0;
     let peak = 0;
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const gate = deferred();
+    const firstLookup = deferred();
     const data = pieceBytes(0, 10);
     const server = await startVortexServer({
       host: "127.0.0.1",
@@ -169,16 +171,18 @@ describe("fetchPiece against startVortexServer", () => {
       lookup: async (_t, n) => {
         active++;
         peak = Math.max(peak, active);
-        await gate;
+        firstLookup.resolve();
+        await gate.promise;
         active--;
         return { metadata: metaFor(n, data), data };
       },
     });
     try {
       const both = Promise.all([fetchPiece(opts(server.port, 0)), fetchPiece(opts(server.port, 1))]);
-      while (server.connections() < 2 || active < 1) await new Promise((r) => setTimeout(r, 5));
+      await firstLookup.promise;
+      await waitFor("the second connection", () => server.connections() >= 2);
       assert.equal(active, 1, "second upload waits");
-      release();
+      gate.resolve();
       const got = await both;
       assert.deepEqual(got.map((p) => p.metadata.number), [0, 1]);
       assert.equal(peak, 1);
@@ -206,11 +210,10 @@ describe("fetchPiece against misbehaving parents", () => {
         socket.write(Buffer.concat([encodePieceContentHeader(metaFor(0, data)), data.subarray(0, 400)]), () => socket.destroy());
       }),
       async (port) => {
-        const started = Date.now();
-        const err = await fetchPiece(opts(port, 0, { timeoutMs: 10_000 })).catch((e: unknown) => e);
+        // Not a TimeoutError: the cut was noticed, not outwaited (the deadline is 60 s away).
+        const err = await fetchPiece(opts(port, 0, { timeoutMs: 60_000 })).catch((e: unknown) => e);
         assert.ok(err instanceof VortexProtocolError || err instanceof VortexConnectionError, String(err));
         assert.ok(!(err instanceof TimeoutError));
-        assert.ok(Date.now() - started < 5000);
       },
     );
   });
@@ -264,10 +267,10 @@ describe("fetchPiece against misbehaving parents", () => {
   });
 
   test("an aborted signal rejects with its reason", async () => {
-    await withRawServer(() => {}, async (port) => {
-      const controller = new AbortController();
-      const reason = new Error("run interrupted");
-      setTimeout(() => controller.abort(reason), 30);
+    const controller = new AbortController();
+    const reason = new Error("run interrupted");
+    // Aborted once the parent holds the request, i.e. while the fetch is in flight.
+    await withRawServer((socket) => socket.once("data", () => controller.abort(reason)), async (port) => {
       const err = await fetchPiece(opts(port, 0, { signal: controller.signal })).catch((e: unknown) => e);
       assert.equal(err, reason);
     });
@@ -310,10 +313,9 @@ describe("startVortexServer against bad requests", () => {
   });
 
   test("a silent client is dropped after the request deadline", async () => {
-    const started = Date.now();
+    // exchange() fails if the server does not close on its own.
     const answer = await answerTo(Buffer.alloc(0), { requestTimeoutMs: 100 });
     assert.equal(answer.length, 0);
-    assert.ok(Date.now() - started < 1500);
   });
 
   test("an unknown task id is NotFound", async () => {
