@@ -7,6 +7,7 @@ import { HealthCheckResponse_ServingStatus, HealthClient } from "../../src/gen/g
 import { isVortexNotFound, VortexProtocolError } from "../../src/transport/vortex-codec.js";
 import { fetchPiece, VortexConnectionError } from "../../src/transport/vortex-client.js";
 import { startSeedParent, type FakeParent } from "../support/parent.js";
+import { waitFor } from "../support/wait.js";
 
 const TASK_ID = "5d41402abc4b2a76b9719d911017c592".repeat(2);
 const PIECE_LENGTH = 64 * 1024;
@@ -67,8 +68,9 @@ describe("fake seed parent", () => {
       const client = uploadClient(parent);
       const request = { hostId: "127.0.0.1-child", taskId: TASK_ID, interestedPieceNumbers: [0, 1, 2, 3] };
       const { messages, status } = await syncPieces(client, request, (_m, count) => {
-        if (count === 2) setTimeout(() => parent.addPiece(3), 20);
-        if (count === 3) setTimeout(() => parent.addPiece(1), 20);
+        // Added while the stream waits, as a parent that is still downloading.
+        if (count === 2) parent.addPiece(3);
+        if (count === 3) parent.addPiece(1);
       });
       client.close();
       assert.equal(status.code, grpc.status.OK);
@@ -188,16 +190,14 @@ describe("fake seed parent", () => {
       cancelled.on("error", () => {});
       await new Promise<void>((resolve) => cancelled.once("data", () => resolve()));
       cancelled.cancel();
-      await new Promise((r) => setTimeout(r, 50));
+      await waitFor("the parent to drop the cancelled stream", () => parent.openSyncStreams() === 0);
       parent.addPiece(1); // must not write to the cancelled call
       const waiting = syncPieces(client, { hostId: "h", taskId: TASK_ID, interestedPieceNumbers: [2] });
-      while (parent.syncRequests.length < 2) await new Promise((r) => setTimeout(r, 5));
-      const started = Date.now();
+      await waitFor("the second stream to wait for piece 2", () => parent.openSyncStreams() === 1);
       await parent.close();
       const { messages, status } = await waiting;
       assert.deepEqual(messages, []);
       assert.equal(status.code, grpc.status.UNAVAILABLE);
-      assert.ok(Date.now() - started < 2000);
     } finally {
       client.close();
       await parent.kill();

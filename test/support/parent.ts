@@ -47,6 +47,8 @@ export interface FakeParent {
   piecesServed(): number[];
   /** Every SyncPieces request received, valid or not. */
   syncRequests: SyncPiecesRequest[];
+  /** SyncPieces streams open and waiting for pieces (cancelled and ended ones are gone). */
+  openSyncStreams(): number;
   /** Abrupt: destroy every connection and stop listening. */
   kill(): Promise<void>;
   /** Ends open SyncPieces streams with UNAVAILABLE, then shuts down. */
@@ -72,6 +74,7 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
   const corrupt = new Set<number>();
   const dieMid = new Set<number>();
   const listeners = new Set<() => void>();
+  /** The pump of every SyncPieces stream that waits for pieces. */
   const openCalls = new Set<grpc.ServerWritableStream<unknown, unknown>>();
   const syncRequests: SyncPiecesRequest[] = [];
   const served: number[] = [];
@@ -257,6 +260,7 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
     bytesServed: () => bytesSent,
     piecesServed: () => [...served],
     syncRequests,
+    openSyncStreams: () => listeners.size,
     kill: () => shutdown(false),
     close: () => shutdown(true),
   };
