@@ -26,6 +26,7 @@ export async function planDryRun(config: RunConfig, version: string, warn: (m: s
     application: config.application,
     pieceLength: config.pieceLength,
     filteredQueryParams: config.filteredQueryParams,
+    contentForCalculatingTaskId: config.contentForCalculatingTaskId,
   });
   let contentLength: number | null = null;
   if (config.pieceLength === undefined) {

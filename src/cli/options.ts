@@ -9,19 +9,31 @@
 //   DFGET_TIMEOUT, DFGET_OVERWRITE, DFGET_PRIORITY, DFGET_PIECE_LENGTH, DFGET_TAG,
 //   DFGET_APPLICATION, DFGET_DISABLE_BACK_TO_SOURCE, DFGET_NO_PROGRESS, DFGET_LOG_LEVEL
 //                                                             (same names as Rust dfget)
-//   DFGET_CONNECT_TIMEOUT, DFGET_COOLDOWN, DFGET_STATE_DIR    (ours)
+//   DFGET_CONTENT_FOR_CALCULATING_TASK_ID, DFGET_STORAGE_*    (same names as Rust dfget)
+//   DFGET_CONNECT_TIMEOUT, DFGET_COOLDOWN, DFGET_STATE_DIR, DFGET_RETRY, DFGET_HEDGE_DELAY,
+//   DFGET_MAX_CONCURRENT_FILES                                (ours)
+//   AWS_ENDPOINT_URL, AWS_REGION (AWS_DEFAULT_REGION), AWS_ACCESS_KEY_ID,
+//   AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN                  (below DFGET_STORAGE_*)
 // An empty variable counts as unset. Booleans accept true/false/1/0/yes/no/on/off.
 import { resolve } from "node:path";
 import yargs, { type Argv, type Options } from "yargs";
-import { DEFAULTS, deepFreeze, MAX_DURATION_MS, MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, PRIORITY_RANGE, SYSTEM_CONFIG_PATHS, defaultStateDir } from "../config/defaults.js";
-import { checkDurationRange, parseDuration } from "../config/duration.js";
+import { DEFAULTS, deepFreeze, MIN_HEDGE_DELAY_MS, SYSTEM_CONFIG_PATHS, defaultStateDir } from "../config/defaults.js";
+import { formatDuration } from "../config/duration.js";
 import { configCandidates, loadConfig, parseHostPort, type ConfigValues, type ReadText } from "../config/file.js";
-import { formatSize, parseSize } from "../config/size.js";
-import type { ColorMode, LogLevel, ProgressMode, RunConfig, TlsFiles } from "../config/types.js";
+import type { ColorMode, LogLevel, ProgressMode, RunConfig, StorageConfig, TlsFiles } from "../config/types.js";
 import { messageOf, UsageError } from "../errors.js";
 import { DEFAULT_FILTERED_QUERY_PARAMS } from "../task/task-id.js";
 import { formatDigest, parseDigest } from "../storage/digest.js";
-import { HELP_EPILOGUE, OPTIONS, USAGE } from "./options-table.js";
+import { helpText } from "./help.js";
+import {
+  choice, durationWithin, parseConcurrentFiles, parseEnvBoolean, parseHeader, parseHttpUrl, parsePieceLength, parsePriority,
+  parseRetries, parseSourceUrl, take,
+} from "./option-values.js";
+import { DFDAEMON_ONLY_MESSAGE, OPTIONS } from "./options-table.js";
+import { probePath, resolveOutputPath, type ProbePath } from "./output-path.js";
+import { closest } from "./suggest.js";
+
+export { parseHeader, parseHttpUrl };
 
 export type CommandLineResult =
   | { kind: "run"; config: RunConfig }
@@ -35,31 +47,55 @@ export interface CommandLineOptions {
   readFile?: ReadText;
   /** Config files searched after $XDG_CONFIG_HOME; default /etc/dragonfly/dfget.yaml. */
   systemConfigPaths?: readonly string[];
+  /** What is at a path, for -O DIR/ and the up-front directory check. Default: the real file system. */
+  probePath?: ProbePath;
 }
 
 const PROGRESS_MODES: readonly ProgressMode[] = ["auto", "bar", "line", "none"];
 const COLOR_MODES: readonly ColorMode[] = ["auto", "always", "never"];
-const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// Header values are bytes on the wire: tab, visible ASCII, space and obs-text, no CR/LF/NUL.
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error"];
 
 export async function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, opts: CommandLineOptions): Promise<CommandLineResult> {
   const parser = buildParser(argv);
   const options = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
   // Answered before validation, so `dfget --bogus --help` still shows help.
-  if (options.includes("--help") || options.includes("-h")) return { kind: "help", text: await parser.getHelp() };
+  if (options.includes("--help") || options.includes("-h")) return { kind: "help", text: helpText() };
   if (options.includes("--version") || options.includes("-V")) return { kind: "version", text: `dfget ${opts.version}` };
+  rejectCurlOutputFlag(options);
   rejectBooleanWithValue(options);
 
   const raw: Record<string, unknown> = await parser.parseAsync();
   const flags = new FlagReader(raw);
-  if (flags.bool("help")) return { kind: "help", text: await parser.getHelp() };
+  if (flags.bool("help")) return { kind: "help", text: helpText() };
   if (flags.bool("version")) return { kind: "version", text: `dfget ${opts.version}` };
+  if (raw.endpoint !== undefined) throw new UsageError(`-e/--endpoint: ${DFDAEMON_ONLY_MESSAGE}`);
+  if (raw["transfer-from-dfdaemon"] !== undefined) throw new UsageError(`--transfer-from-dfdaemon: ${DFDAEMON_ONLY_MESSAGE}`);
 
   const candidates = configCandidates({ flag: flags.string("config"), env, cwd: opts.cwd, systemPaths: opts.systemConfigPaths ?? SYSTEM_CONFIG_PATHS });
   const loaded = await loadConfig(candidates, opts.readFile);
-  return { kind: "run", config: resolveRunConfig(raw, env, opts.cwd, loaded?.values ?? {}, loaded?.path) };
+  const config = resolveRunConfig(raw, env, opts.cwd, loaded?.values ?? {}, loaded?.path);
+  return { kind: "run", config: deepFreeze(await withOutputPath(config, flags.string("output"), opts)) };
+}
+
+/**
+ * One URL with `-O DIR/` (or an existing directory) saves inside it; the directory of a
+ * file output must exist. Checked here, before any byte is fetched. Batches keep the
+ * directory: each file is named by the batch runner with the same rule.
+ */
+async function withOutputPath(config: RunConfig, typed: string | undefined, opts: CommandLineOptions): Promise<RunConfig> {
+  if (typed === undefined || typed === "-" || config.dryRun || isBatch(config)) return config;
+  return { ...config, output: await resolveOutputPath(typed, config.url, opts.cwd, opts.probePath ?? probePath) };
+}
+
+function isBatch(c: Pick<RunConfig, "urls" | "inputFile" | "recursive">): boolean {
+  return c.urls.length > 1 || c.inputFile !== undefined || c.recursive;
+}
+
+/** curl and wget users type `-o FILE`; dfget (like upstream dfget) spells it -O. */
+function rejectCurlOutputFlag(options: readonly string[]): void {
+  if (options.some((arg) => arg === "-o" || /^-o[^-]/.test(arg))) {
+    throw new UsageError("-o: unknown option; dfget writes to -O/--output (capital O), e.g. -O file.bin");
+  }
 }
 
 function buildParser(argv: string[]): Argv {
@@ -67,9 +103,6 @@ function buildParser(argv: string[]): Argv {
   for (const spec of OPTIONS) {
     options[spec.name] = {
       ...(spec.alias ? { alias: spec.alias } : {}),
-      group: spec.group,
-      describe: spec.env ? `${spec.describe} [env: ${spec.env}]` : spec.describe,
-      defaultDescription: spec.default,
       ...(spec.kind === "boolean" ? { type: "boolean" } : { type: "string", requiresArg: true }),
     };
   }
@@ -90,20 +123,26 @@ function buildParser(argv: string[]): Argv {
       "duplicate-arguments-array": true,
       "boolean-negation": true,
     })
-    .usage(USAGE)
     .options(options)
-    .epilogue(HELP_EPILOGUE)
-    .wrap(100)
     .fail((msg, err) => {
-      throw new UsageError(yargsMessage(msg ?? messageOf(err)), { cause: err });
+      throw new UsageError(yargsMessage(msg ?? messageOf(err), argv), { cause: err });
     });
 }
 
-/** yargs's wording → ours, naming the flag as typed. */
-function yargsMessage(msg: string): string {
-  const flagOf = (name: string): string => (name.length === 1 ? `-${name}` : `--${name}`);
+const flagOf = (name: string): string => (name.length === 1 ? `-${name}` : `--${name}`);
+
+/** yargs's wording → ours, naming the flag as typed; a near miss gets a suggestion. */
+function yargsMessage(msg: string, argv: readonly string[]): string {
   const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
-  if (unknown) return `unknown option ${unknown[1].split(", ").map(flagOf).join(", ")} (see dfget --help)`;
+  if (unknown) {
+    // yargs reports `--no-foo` as "foo"; name it as it was typed.
+    const typedNegated = (name: string): boolean => argv.some((a) => a === `--no-${name}` || a.startsWith(`--no-${name}=`));
+    const names = unknown[1].split(", ").map((name) => (typedNegated(name) ? `no-${name}` : name));
+    const typed = names.map(flagOf).join(", ");
+    const long = OPTIONS.filter((o) => !o.hidden).flatMap((o) => (o.kind === "boolean" ? [o.name, `no-${o.name}`] : [o.name]));
+    const guess = names[0].length > 1 ? closest(names[0], long) : undefined;
+    return guess ? `unknown option ${typed}; did you mean --${guess}?` : `unknown option ${typed} (see dfget --help)`;
+  }
   const missing = /^Not enough arguments following: (.+)$/.exec(msg);
   if (missing) return `${flagOf(missing[1])}: missing value`;
   return msg.split("\n")[0];
@@ -149,75 +188,6 @@ class FlagReader {
   }
 }
 
-/** Runs a value parser, prefixing its error with where the value came from. */
-function take<T>(label: string, raw: string | undefined, parse: (s: string) => T): T | undefined {
-  if (raw === undefined) return undefined;
-  try {
-    return parse(raw);
-  } catch (err) {
-    throw new UsageError(`${label}: ${messageOf(err)}`, { cause: err });
-  }
-}
-
-// ---- value parsers: (text) => value, throwing Error(reason) ----------------------------
-
-const durationWithin = (minMs: number) => (s: string): number => checkDurationRange(parseDuration(s), minMs, MAX_DURATION_MS);
-
-function choice<T extends string>(allowed: readonly T[]): (s: string) => T {
-  return (s) => {
-    const found = allowed.find((a) => a === s);
-    if (found === undefined) throw new Error(`invalid value ${JSON.stringify(s)} (expected ${allowed.join(", ")})`);
-    return found;
-  };
-}
-
-function parseEnvBoolean(s: string): boolean {
-  const lower = s.toLowerCase();
-  if (["true", "1", "yes", "on"].includes(lower)) return true;
-  if (["false", "0", "no", "off"].includes(lower)) return false;
-  throw new Error(`expected true or false, got ${JSON.stringify(s)}`);
-}
-
-function parsePriority(s: string): number {
-  const n = /^[0-9]$/.test(s) ? Number(s) : NaN;
-  if (!(n >= PRIORITY_RANGE.min && n <= PRIORITY_RANGE.max)) throw new Error(`invalid priority ${JSON.stringify(s)} (expected ${PRIORITY_RANGE.min}..${PRIORITY_RANGE.max})`);
-  return n;
-}
-
-function parsePieceLength(s: string): number {
-  const bytes = parseSize(s);
-  if (bytes < MIN_PIECE_LENGTH || bytes > MAX_PIECE_LENGTH) {
-    throw new Error(`${s} (${bytes} bytes) is out of range: must be between ${formatSize(MIN_PIECE_LENGTH)} and ${formatSize(MAX_PIECE_LENGTH)}`);
-  }
-  return bytes;
-}
-
-/** Absolute http(s) URL, WHATWG-normalised (as Dragonfly's url::Url does). */
-export function parseHttpUrl(s: string): string {
-  let url: URL;
-  try {
-    url = new URL(s);
-  } catch {
-    throw new UsageError(`invalid URL ${JSON.stringify(s)} (expected an absolute http:// or https:// URL)`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new UsageError(`unsupported URL scheme ${JSON.stringify(url.protocol.slice(0, -1))} in ${JSON.stringify(s)} (only http and https are supported)`);
-  }
-  return url.href;
-}
-
-/** "K: V": split at the first colon, both sides trimmed; the name must be an HTTP token. */
-export function parseHeader(s: string): [string, string] {
-  const colon = s.indexOf(":");
-  if (colon < 0) throw new Error(`invalid header ${JSON.stringify(s)} (expected "Name: value")`);
-  const name = s.slice(0, colon).trim();
-  const value = s.slice(colon + 1).trim();
-  if (name === "") throw new Error(`invalid header ${JSON.stringify(s)} (empty name)`);
-  if (!HEADER_NAME.test(name)) throw new Error(`invalid header ${JSON.stringify(s)} (bad character in name ${JSON.stringify(name)})`);
-  if (!HEADER_VALUE.test(value)) throw new Error(`invalid header ${JSON.stringify(s)} (control character in value)`);
-  return [name, value];
-}
-
 /** HOST:PORT lists: each occurrence may hold several, comma-separated; duplicates dropped. */
 function addressList(label: string, occurrences: readonly string[]): string[] {
   const out: string[] = [];
@@ -257,74 +227,156 @@ function tlsFrom(file: ConfigValues, side: "manager" | "scheduler"): TlsFiles {
   return tls;
 }
 
-function resolveRunConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, cwd: string, file: ConfigValues, configFile: string | undefined): RunConfig {
-  const flags = new FlagReader(raw);
-  const envText = (name: string): string | undefined => env[name] || undefined;
-  /** --flag, then its environment variable; undefined when neither is set. */
-  const layered = <T>(flag: string, envName: string | undefined, parse: (s: string) => T): T | undefined =>
-    take(`--${flag}`, flags.string(flag), parse) ?? (envName ? take(envName, envText(envName), parse) : undefined);
-  const layeredBool = (flag: string, envName: string | undefined): boolean | undefined =>
-    flags.bool(flag) ?? (envName ? take(envName, envText(envName), parseEnvBoolean) : undefined);
+/** flag → environment → (caller's) file → default, each value parsed where it came from. */
+class Layers {
+  constructor(readonly flags: FlagReader, private readonly env: NodeJS.ProcessEnv) {}
+  envText(name: string): string | undefined {
+    return this.env[name] || undefined;
+  }
+  /** --flag, then its environment variables in order; undefined when none is set. */
+  value<T>(flag: string, envNames: string | readonly string[] | undefined, parse: (s: string) => T): T | undefined {
+    const fromFlag = take(`--${flag}`, this.flags.string(flag), parse);
+    if (fromFlag !== undefined) return fromFlag;
+    for (const name of typeof envNames === "string" ? [envNames] : (envNames ?? [])) {
+      const fromEnv = take(name, this.envText(name), parse);
+      if (fromEnv !== undefined) return fromEnv;
+    }
+    return undefined;
+  }
+  bool(flag: string, envName: string | undefined): boolean | undefined {
+    return this.flags.bool(flag) ?? (envName ? take(envName, this.envText(envName), parseEnvBoolean) : undefined);
+  }
+}
 
-  const positionals = (raw._ as unknown[]).map(String);
-  if (positionals.length === 0) throw new UsageError("missing URL (usage: dfget <URL> -O <PATH|->; see dfget --help)");
-  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])} (only one URL is accepted)`);
-  const url = parseHttpUrl(positionals[0]);
-
-  const dryRun = flags.bool("dry-run") ?? DEFAULTS.dryRun;
-  const outputText = flags.string("output");
-  if (outputText === "") throw new UsageError("--output: empty path (use -O - for stdout)");
-  if (outputText === undefined && !dryRun) throw new UsageError("-O/--output is required (a file path, or - for stdout), unless --dry-run");
-  const output = outputText === undefined ? "" : outputText === "-" ? "-" : resolve(cwd, outputText);
-
+function resolveLogging(layers: Layers): Pick<RunConfig, "logLevel" | "quiet" | "progress"> {
+  const flags = layers.flags;
   const quiet = flags.bool("quiet") ?? false;
   const verbose = flags.bool("verbose") ?? false;
   const logLevelFlag = take("--log-level", flags.string("log-level"), choice(LOG_LEVELS));
   if (quiet && verbose) throw new UsageError("-q/--quiet and -v/--verbose cannot be combined");
-  if (verbose && logLevelFlag !== undefined) throw new UsageError("-v/--verbose and --log-level cannot be combined (-v = --log-level debug)");
-  const logLevel = logLevelFlag ?? (verbose ? "debug" : quiet ? "error" : undefined) ?? take("DFGET_LOG_LEVEL", envText("DFGET_LOG_LEVEL"), choice(LOG_LEVELS)) ?? DEFAULTS.logLevel;
+  if (verbose && logLevelFlag !== undefined) throw new UsageError("-v/--verbose and -l/--log-level cannot be combined (-v = --log-level debug)");
+  const logLevel = logLevelFlag ?? (verbose ? "debug" : quiet ? "error" : undefined) ?? take("DFGET_LOG_LEVEL", layers.envText("DFGET_LOG_LEVEL"), choice(LOG_LEVELS)) ?? DEFAULTS.logLevel;
 
   const progressRaw = flags.lastRaw("progress");
   const progressFlag = progressRaw === false ? "none" : take("--progress", flags.string("progress"), choice(PROGRESS_MODES));
-  const envNoProgress = take("DFGET_NO_PROGRESS", envText("DFGET_NO_PROGRESS"), parseEnvBoolean);
+  const envNoProgress = take("DFGET_NO_PROGRESS", layers.envText("DFGET_NO_PROGRESS"), parseEnvBoolean);
   const progress = progressFlag ?? (quiet || envNoProgress ? "none" : DEFAULTS.progress);
+  return { logLevel, quiet, progress };
+}
 
-  const stateDir = layered("state-dir", "DFGET_STATE_DIR", (s) => resolve(cwd, s)) ?? (file["state.dir"] || defaultStateDir(env));
+/** 0 (one probe at a time) or 10ms..connectTimeout, from --hedge-delay, env or the file. */
+function resolveHedgeDelay(layers: Layers, file: ConfigValues, configFile: string | undefined, connectTimeoutMs: number): number {
+  const fromFlag = layers.flags.string("hedge-delay") !== undefined ? "--hedge-delay" : layers.envText("DFGET_HEDGE_DELAY") ? "DFGET_HEDGE_DELAY" : undefined;
+  const hedge = layers.value("hedge-delay", "DFGET_HEDGE_DELAY", durationWithin(0)) ?? file["scheduler.hedgeDelay"];
+  if (hedge === undefined) return Math.min(DEFAULTS.scheduler.hedgeDelayMs, connectTimeoutMs);
+  const label = fromFlag ?? `config ${configFile ?? "file"}: scheduler.hedgeDelay`;
+  if (hedge !== 0 && hedge < MIN_HEDGE_DELAY_MS) throw new UsageError(`${label}: must be 0 (one scheduler at a time) or at least ${formatDuration(MIN_HEDGE_DELAY_MS)}`);
+  if (hedge > connectTimeoutMs) throw new UsageError(`${label}: ${formatDuration(hedge)} is longer than the connect timeout (${formatDuration(connectTimeoutMs)}); use at most that`);
+  return hedge;
+}
+
+/** S3 settings: --storage-*, then DFGET_STORAGE_* (Rust dfget), then the AWS_* variables. */
+function resolveStorage(layers: Layers): StorageConfig {
+  const text = (flag: string, envNames: readonly string[]): string | undefined => layers.value(flag, envNames, String);
+  const storage: StorageConfig = {
+    endpoint: layers.value("storage-endpoint", ["DFGET_STORAGE_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"], (s) => parseHttpUrl(s)),
+    region: text("storage-region", ["DFGET_STORAGE_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"]),
+    accessKeyId: text("storage-access-key-id", ["DFGET_STORAGE_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"]),
+    accessKeySecret: text("storage-access-key-secret", ["DFGET_STORAGE_ACCESS_KEY_SECRET", "AWS_SECRET_ACCESS_KEY"]),
+    sessionToken: text("storage-session-token", ["DFGET_STORAGE_SESSION_TOKEN", "AWS_SESSION_TOKEN"]),
+    insecureSkipVerify: layers.bool("storage-insecure-skip-verify", "DFGET_STORAGE_INSECURE_SKIP_VERIFY") ?? false,
+  };
+  for (const key of ["endpoint", "region", "accessKeyId", "accessKeySecret", "sessionToken"] as const) {
+    if (storage[key] === undefined) delete storage[key];
+  }
+  return storage;
+}
+
+type Sources = Pick<RunConfig, "url" | "urls" | "inputFile" | "maxConcurrentFiles" | "recursive" | "includeFiles">;
+
+/** Positional URLs, -i, -r, -I: what to download. Batch semantics live in cli/batch*.ts. */
+function resolveSources(layers: Layers, positionals: readonly string[], cwd: string): Sources {
+  const flags = layers.flags;
+  const inputText = flags.string("input-file");
+  if (inputText === "") throw new UsageError("-i/--input-file: empty path (use - for stdin)");
+  if (positionals.length === 0 && inputText === undefined) throw new UsageError("missing URL (usage: dfget <URL> -O <PATH|->; see dfget --help)");
+  const urls = positionals.map((p) => parseSourceUrl(p));
+  const recursive = flags.bool("recursive") ?? DEFAULTS.recursive;
+  const includeFiles = flags.list("include-files");
+  if (includeFiles.length > 0 && !recursive) throw new UsageError("-I/--include-files: only with -r/--recursive");
+  if (recursive && !urls.every((u) => u.startsWith("s3:"))) throw new UsageError("-r/--recursive: only for s3://BUCKET/PREFIX/ URLs");
+  const sources: Sources = {
+    url: urls[0] ?? "",
+    urls,
+    inputFile: inputText === undefined || inputText === "-" ? inputText : resolve(cwd, inputText),
+    maxConcurrentFiles: layers.value("max-concurrent-files", "DFGET_MAX_CONCURRENT_FILES", parseConcurrentFiles) ?? DEFAULTS.maxConcurrentFiles,
+    recursive,
+    includeFiles,
+  };
+  if (sources.inputFile === undefined) delete sources.inputFile;
+  return sources;
+}
+
+/** Options that only make sense for one file. */
+function checkBatchLimits(c: RunConfig): void {
+  if (!isBatch(c)) return;
+  if (c.output === "-") throw new UsageError("-O -: stdout takes one file; give a directory (-O DIR/) for several");
+  if (c.digest !== undefined) throw new UsageError("--digest: applies to one file, not to several");
+  if (c.contentForCalculatingTaskId !== undefined) throw new UsageError("--content-for-calculating-task-id: applies to one file, not to several");
+}
+
+function resolveRunConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, cwd: string, file: ConfigValues, configFile: string | undefined): RunConfig {
+  const flags = new FlagReader(raw);
+  const layers = new Layers(flags, env);
+  const sources = resolveSources(layers, (raw._ as unknown[]).map(String), cwd);
+
+  const dryRun = flags.bool("dry-run") ?? DEFAULTS.dryRun;
+  const outputText = flags.string("output");
+  if (outputText === "") throw new UsageError("-O/--output: empty path (use -O - for stdout)");
+  if (outputText === undefined && !dryRun) throw new UsageError("-O/--output is required (a file path, a directory, or - for stdout), unless --dry-run");
+  const output = outputText === undefined ? "" : outputText === "-" ? "-" : resolve(cwd, outputText);
+
+  const stateDir = layers.value("state-dir", "DFGET_STATE_DIR", (s) => resolve(cwd, s)) ?? (file["state.dir"] || defaultStateDir(env));
   const filtered = flags.list("filtered-query-param");
   const cluster = resolveCluster(flags, env, file);
+  const connectTimeoutMs = layers.value("connect-timeout", "DFGET_CONNECT_TIMEOUT", durationWithin(1)) ?? file["scheduler.connectTimeout"] ?? DEFAULTS.scheduler.connectTimeoutMs;
 
   const config: RunConfig = {
-    url,
+    ...sources,
     output,
-    overwrite: layeredBool("overwrite", "DFGET_OVERWRITE") ?? DEFAULTS.overwrite,
+    overwrite: layers.bool("overwrite", "DFGET_OVERWRITE") ?? DEFAULTS.overwrite,
     digest: take("--digest", flags.string("digest"), (s) => formatDigest(parseDigest(s))),
     headers: flags.list("header").map((h) => take("--header", h, parseHeader) as [string, string]),
-    tag: layered("tag", "DFGET_TAG", String) ?? DEFAULTS.tag,
-    application: layered("application", "DFGET_APPLICATION", String) ?? DEFAULTS.application,
-    priority: layered("priority", "DFGET_PRIORITY", parsePriority) ?? DEFAULTS.priority,
-    pieceLength: layered("piece-length", "DFGET_PIECE_LENGTH", parsePieceLength),
+    tag: layers.value("tag", "DFGET_TAG", String) ?? DEFAULTS.tag,
+    application: layers.value("application", "DFGET_APPLICATION", String) ?? DEFAULTS.application,
+    priority: layers.value("priority", "DFGET_PRIORITY", parsePriority) ?? DEFAULTS.priority,
+    pieceLength: layers.value("piece-length", "DFGET_PIECE_LENGTH", parsePieceLength),
+    contentForCalculatingTaskId: layers.value("content-for-calculating-task-id", "DFGET_CONTENT_FOR_CALCULATING_TASK_ID", String),
     filteredQueryParams: filtered.length > 0 ? filtered : [...DEFAULT_FILTERED_QUERY_PARAMS],
-    disableBackToSource: layeredBool("disable-back-to-source", "DFGET_DISABLE_BACK_TO_SOURCE") ?? file["download.disableBackToSource"] ?? DEFAULTS.download.disableBackToSource,
-    timeoutMs: layered("timeout", "DFGET_TIMEOUT", durationWithin(1)) ?? DEFAULTS.timeoutMs,
+    disableBackToSource: layers.bool("disable-back-to-source", "DFGET_DISABLE_BACK_TO_SOURCE") ?? file["download.disableBackToSource"] ?? DEFAULTS.download.disableBackToSource,
+    timeoutMs: layers.value("timeout", "DFGET_TIMEOUT", durationWithin(1)) ?? DEFAULTS.timeoutMs,
     dryRun,
     json: flags.bool("json") ?? DEFAULTS.json,
-    progress,
+    ...resolveLogging(layers),
     color: take("--color", flags.string("color"), choice(COLOR_MODES)) ?? DEFAULTS.color,
-    logLevel,
-    quiet,
     stateDir,
+    resume: flags.bool("resume") ?? DEFAULTS.resume,
+    storage: resolveStorage(layers),
     manager: { addrs: cluster.managers, tls: tlsFrom(file, "manager") },
     scheduler: {
       addrs: cluster.schedulers,
-      cooldownIntervalMs: layered("cooldown", "DFGET_COOLDOWN", durationWithin(0)) ?? file["scheduler.cooldownInterval"] ?? DEFAULTS.scheduler.cooldownIntervalMs,
+      cooldownIntervalMs: layers.value("cooldown", "DFGET_COOLDOWN", durationWithin(0)) ?? file["scheduler.cooldownInterval"] ?? DEFAULTS.scheduler.cooldownIntervalMs,
       maxAttempts: file["scheduler.maxAttempts"] ?? DEFAULTS.scheduler.maxAttempts,
-      connectTimeoutMs: layered("connect-timeout", "DFGET_CONNECT_TIMEOUT", durationWithin(1)) ?? file["scheduler.connectTimeout"] ?? DEFAULTS.scheduler.connectTimeoutMs,
+      connectTimeoutMs,
       scheduleTimeoutMs: file["scheduler.scheduleTimeout"] ?? DEFAULTS.scheduler.scheduleTimeoutMs,
+      hedgeDelayMs: resolveHedgeDelay(layers, file, configFile, connectTimeoutMs),
       tls: tlsFrom(file, "scheduler"),
     },
     download: {
       concurrentPieceCount: file["download.concurrentPieceCount"] ?? DEFAULTS.download.concurrentPieceCount,
       pieceTimeoutMs: file["download.pieceTimeout"] ?? DEFAULTS.download.pieceTimeoutMs,
+      retries: layers.value("retry", "DFGET_RETRY", parseRetries) ?? file["download.retries"] ?? DEFAULTS.download.retries,
+      lowSpeedLimit: file["download.lowSpeedLimit"] ?? DEFAULTS.download.lowSpeedLimit,
     },
     host: {
       ip: file["host.ip"] ?? DEFAULTS.host.ip,
@@ -336,7 +388,9 @@ function resolveRunConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, 
     ...(configFile ? { configFile } : {}),
     clusterSource: cluster.source,
   };
-  if (config.digest === undefined) delete config.digest;
-  if (config.pieceLength === undefined) delete config.pieceLength;
-  return deepFreeze(config);
+  for (const key of ["digest", "pieceLength", "contentForCalculatingTaskId"] as const) {
+    if (config[key] === undefined) delete config[key];
+  }
+  checkBatchLimits(config);
+  return config;
 }

@@ -20,6 +20,10 @@ export const MAX_DURATION_MS = 596 * 3_600_000;
 /** Lowest and highest Dragonfly priority (common.v2.Priority LEVEL0..LEVEL6). */
 export const PRIORITY_RANGE = { min: 0, max: 6 } as const;
 export const MAX_CONCURRENT_PIECES = 1024;
+export const MAX_CONCURRENT_FILES = 256;
+export const MAX_RETRIES = 100;
+/** Shortest non-zero --hedge-delay: below it, hedging is a stampede, not a hedge. */
+export const MIN_HEDGE_DELAY_MS = 10;
 
 /** System-wide config file, searched last; tests pass their own list. */
 export const SYSTEM_CONFIG_PATHS: readonly string[] = Object.freeze(["/etc/dragonfly/dfget.yaml"]);
@@ -35,6 +39,9 @@ export const DEFAULTS = deepFreeze({
   progress: "auto" as ProgressMode,
   color: "auto" as ColorMode,
   logLevel: "info" as LogLevel,
+  resume: true,
+  maxConcurrentFiles: 4,
+  recursive: false,
   manager: {
     addrs: [] as readonly string[],
     caCert: "",
@@ -48,6 +55,7 @@ export const DEFAULTS = deepFreeze({
     maxAttempts: 0,
     connectTimeoutMs: 2_000,
     scheduleTimeoutMs: 30_000,
+    hedgeDelayMs: 300,
     caCert: "",
     cert: "",
     key: "",
@@ -56,6 +64,9 @@ export const DEFAULTS = deepFreeze({
     concurrentPieceCount: 8,
     disableBackToSource: false,
     pieceTimeoutMs: 30_000,
+    retries: 5,
+    /** 1 KiB/s, curl's --speed-limit spirit. */
+    lowSpeedLimit: 1024,
   },
   host: { ip: "", hostname: "", idc: "", location: "" },
   upload: { port: 0, tcpPort: 0 },

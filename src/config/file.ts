@@ -10,8 +10,9 @@ import { dirname, join, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import { UsageError } from "../errors.js";
 import { canonicalHostPort } from "../net/address.js";
-import { configHomeOf, MAX_CONCURRENT_PIECES, MAX_DURATION_MS } from "./defaults.js";
+import { configHomeOf, MAX_CONCURRENT_PIECES, MAX_DURATION_MS, MAX_RETRIES } from "./defaults.js";
 import { checkDurationRange, parseDuration } from "./duration.js";
+import { parseSize } from "./size.js";
 
 // ---- HOST:PORT --------------------------------------------------------------------------
 
@@ -66,6 +67,16 @@ function duration(minMs: number): FieldParser<number> {
   };
 }
 
+/** Byte counts: a plain integer or a size string (`1KiB`, `64kb`). */
+const bytes: FieldParser<number> = (raw) => {
+  if (typeof raw === "number") {
+    if (!Number.isSafeInteger(raw) || raw < 0) throw new Error(`expected a size like "1KiB" or a whole number of bytes, got ${raw}`);
+    return raw;
+  }
+  if (typeof raw === "string") return parseSize(raw);
+  throw new Error(`expected a size like "1KiB", got ${describe(raw)}`);
+};
+
 const addrList: FieldParser<string[]> = (raw) => {
   if (!Array.isArray(raw)) throw new Error(`expected a list of "HOST:PORT" strings, got ${describe(raw)}`);
   const out = raw.map((item, i) => {
@@ -97,12 +108,16 @@ const SCHEMA = {
   "scheduler.maxAttempts": integer(0, Number.MAX_SAFE_INTEGER),
   "scheduler.connectTimeout": duration(1),
   "scheduler.scheduleTimeout": duration(1),
+  // 0 or 10ms..connectTimeout: the upper bound depends on another key, checked in cli/options.ts.
+  "scheduler.hedgeDelay": duration(0),
   "scheduler.caCert": path,
   "scheduler.cert": path,
   "scheduler.key": path,
   "download.concurrentPieceCount": integer(1, MAX_CONCURRENT_PIECES),
   "download.disableBackToSource": flag,
   "download.pieceTimeout": duration(1),
+  "download.retries": integer(0, MAX_RETRIES),
+  "download.lowSpeedLimit": bytes,
   "host.ip": ipOrEmpty,
   "host.hostname": text,
   "host.idc": text,

@@ -3,7 +3,7 @@
 
 export type ProgressMode = "auto" | "bar" | "line" | "none";
 export type ColorMode = "auto" | "always" | "never";
-export type LogLevel = "error" | "warn" | "info" | "debug";
+export type LogLevel = "error" | "warn" | "info" | "debug" | "trace";
 
 export interface TlsFiles {
   caCert?: string;
@@ -11,8 +11,21 @@ export interface TlsFiles {
   key?: string;
 }
 
+/** Object-storage credentials and endpoint (S3 and S3-compatible; SigV4). */
+export interface StorageConfig {
+  endpoint?: string;
+  region?: string;
+  accessKeyId?: string;
+  accessKeySecret?: string;
+  sessionToken?: string;
+  insecureSkipVerify: boolean;
+}
+
 export interface RunConfig {
+  /** The first positional URL ("" when URLs come only from --input-file). */
   url: string;
+  /** Every positional URL in order (http, https or s3); several = a batch run. */
+  urls: string[];
   /** Absolute path, or "-" for stdout. Empty only with dryRun. */
   output: string;
   overwrite: boolean;
@@ -25,6 +38,8 @@ export interface RunConfig {
   priority: number;
   /** User-requested piece length (enters the task id); undefined = computed. */
   pieceLength?: number;
+  /** When set, the task id is sha256 of this text alone (Rust dfget's flag of that name). */
+  contentForCalculatingTaskId?: string;
   filteredQueryParams: string[];
   disableBackToSource: boolean;
   timeoutMs: number;
@@ -43,12 +58,29 @@ export interface RunConfig {
     maxAttempts: number;
     connectTimeoutMs: number;
     scheduleTimeoutMs: number;
+    /** Next scheduler probe starts after this long without an answer; 0 = one at a time. */
+    hedgeDelayMs: number;
     tls: TlsFiles;
   };
   download: {
     concurrentPieceCount: number;
     pieceTimeoutMs: number;
+    /** Retries per piece after its first try, across sources. */
+    retries: number;
+    /** Bytes per second; slower over a pieceTimeout window = abandoned and retried. */
+    lowSpeedLimit: number;
   };
+  /** Resume an unfinished earlier run to the same output (--no-resume = false). */
+  resume: boolean;
+  /** URL list file (-i), "-" = stdin. */
+  inputFile?: string;
+  /** Files downloaded at a time in one batch run. */
+  maxConcurrentFiles: number;
+  /** -r: every object under an s3:// prefix. */
+  recursive: boolean;
+  /** -I globs relative to the prefix; empty = all. */
+  includeFiles: string[];
+  storage: StorageConfig;
   host: { ip: string; hostname: string; idc: string; location: string };
   upload: { port: number; tcpPort: number };
   /** The config file that was loaded (absolute path), if any; for messages and --dry-run. */

@@ -56,7 +56,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     const toStdout = cfg.output === "-";
     // The task id depends on the URL and flags only, so every summary carries it (as --dry-run
     // shows it): streamed downloads and failures included.
-    this.report.taskId = taskIdOf({ url: cfg.url, tag: cfg.tag, application: cfg.application, pieceLength: cfg.pieceLength, filteredQueryParams: cfg.filteredQueryParams });
+    this.report.taskId = taskIdOf({ url: cfg.url, tag: cfg.tag, application: cfg.application, pieceLength: cfg.pieceLength, filteredQueryParams: cfg.filteredQueryParams, contentForCalculatingTaskId: cfg.contentForCalculatingTaskId });
     if (cfg.disableBackToSource && cfg.clusterSource === "none") {
       throw new NoSchedulerError("no scheduler configured (--scheduler, --manager, config file or DFGET_SCHEDULERS/DFGET_MANAGERS) and back-to-source is disabled");
     }

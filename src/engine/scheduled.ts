@@ -180,6 +180,7 @@ function registerDownload(cfg: RunConfig, opts: ScheduledOptions, ip: string): D
     remoteIp: ip,
     concurrentPieceCount: cfg.download.concurrentPieceCount,
     overwrite: cfg.overwrite,
+    contentForCalculatingTaskId: cfg.contentForCalculatingTaskId,
     actualPieceLength: BigInt(opts.pieceLength),
     actualContentLength: BigInt(opts.contentLength),
     actualPieceCount: BigInt(opts.state.total),

@@ -90,6 +90,15 @@ describe("--dry-run --json", { concurrency: 4 }, () => {
     assert.notEqual(computed.taskId, fixed.taskId, "an explicit piece length changes the task id");
   });
 
+  test("--content-for-calculating-task-id: the task id is sha256 of that text alone, as the Rust client", async () => {
+    const w = await tempDir();
+    // printf '%s' 'models/llama-3-8b@rev42' | sha256sum
+    const expected = "fa6e070853e0a56098d4dcd8dfd06f19437a606db928a0aff4dbd273ee35e201";
+    const args = ["--content-for-calculating-task-id", "models/llama-3-8b@rev42", "--piece-length", "4mib", "--state-dir", w.state];
+    assert.equal((await dryRun([origin.url("/plan-fixed.bin"), ...args, "--tag", "t"])).taskId, expected);
+    assert.equal((await dryRun([origin.url("/other.bin"), ...args, "-p", "1"])).taskId, expected, "URL, tag, priority: none of them counts");
+  });
+
   test("the dry-run task id is the task id of the real download", async () => {
     const w = await tempDir();
     const plan = await dryRun([origin.url("/small.bin"), "--state-dir", w.state]);

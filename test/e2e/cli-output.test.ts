@@ -159,11 +159,13 @@ describe("dfget output contract", { concurrency: 4 }, () => {
       "output", "overwrite", "digest", "header", "tag", "application", "priority", "piece-length",
       "filtered-query-param", "disable-back-to-source", "timeout", "connect-timeout", "cooldown", "config",
       "state-dir", "progress", "no-progress", "quiet", "verbose", "log-level", "color", "json", "dry-run",
-      "scheduler", "manager", "help", "version",
+      "scheduler", "manager", "help", "version", "retry", "no-resume", "hedge-delay", "content-for-calculating-task-id",
+      "input-file", "max-concurrent-files", "recursive", "include-files", "storage-KEY",
     ];
     for (const name of longOptions) assert.match(run.stdout, new RegExp(`--${name}\\b`), `--help mentions --${name}`);
-    for (const short of ["-O", "-H", "-q", "-v"]) assert.ok(run.stdout.includes(`${short}, --`), `--help shows ${short}`);
-    for (const value of ["2h", "2s", "60s", "auto", "info"]) assert.ok(run.stdout.includes(`[default: ${value}]`), `default ${value}`);
+    for (const short of ["-O", "-H", "-q", "-v", "-p", "-l", "-i", "-r", "-I"]) assert.ok(run.stdout.includes(`${short}, --`), `--help shows ${short}`);
+    for (const value of ["2h", "2s", "60s", "auto", "info", "5", "300ms"]) assert.ok(run.stdout.includes(`[${value}]`), `default ${value}`);
+    assert.ok(run.stdout.split("\n").length <= 81, "at most 80 lines");
   });
 });
 

@@ -1,8 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { parseCommandLine, parseHeader, type CommandLineResult } from "../../src/cli/options.js";
-import { OPTIONS } from "../../src/cli/options-table.js";
-import { CONFIG_KEYS } from "../../src/config/file.js";
 import type { RunConfig } from "../../src/config/types.js";
 import { UsageError } from "../../src/errors.js";
 import { DEFAULT_FILTERED_QUERY_PARAMS } from "../../src/task/task-id.js";
@@ -16,6 +14,8 @@ interface Setup {
   env?: NodeJS.ProcessEnv;
   /** path → YAML text; anything else does not exist. */
   files?: Record<string, string>;
+  /** Directories that exist besides /, /work and /work/dir. */
+  dirs?: string[];
 }
 
 function invoke(argv: string[], setup: Setup = {}): Promise<CommandLineResult> {
@@ -25,6 +25,7 @@ function invoke(argv: string[], setup: Setup = {}): Promise<CommandLineResult> {
     cwd: "/work/dir",
     readFile: async (p) => files[p],
     systemConfigPaths: [SYSTEM],
+    probePath: async (p) => (["/", "/work", "/work/dir", ...(setup.dirs ?? [])].includes(p) ? "dir" : files[p] !== undefined ? "file" : "missing"),
   });
 }
 
@@ -69,8 +70,17 @@ describe("defaults", () => {
     assert.equal(c.quiet, false);
     assert.equal(c.stateDir, "/home/u/.local/state/dfget");
     assert.deepEqual(c.manager, { addrs: [], tls: {} });
-    assert.deepEqual(c.scheduler, { addrs: [], cooldownIntervalMs: 60_000, maxAttempts: 0, connectTimeoutMs: 2_000, scheduleTimeoutMs: 30_000, tls: {} });
-    assert.deepEqual(c.download, { concurrentPieceCount: 8, pieceTimeoutMs: 30_000 });
+    assert.deepEqual(c.scheduler, { addrs: [], cooldownIntervalMs: 60_000, maxAttempts: 0, connectTimeoutMs: 2_000, scheduleTimeoutMs: 30_000, hedgeDelayMs: 300, tls: {} });
+    assert.deepEqual(c.download, { concurrentPieceCount: 8, pieceTimeoutMs: 30_000, retries: 5, lowSpeedLimit: 1024 });
+    assert.equal(c.scheduler.hedgeDelayMs, 300);
+    assert.equal(c.resume, true);
+    assert.deepEqual(c.urls, [URL_]);
+    assert.equal(c.inputFile, undefined);
+    assert.equal(c.maxConcurrentFiles, 4);
+    assert.equal(c.recursive, false);
+    assert.deepEqual(c.includeFiles, []);
+    assert.deepEqual(c.storage, { insecureSkipVerify: false });
+    assert.equal(c.contentForCalculatingTaskId, undefined);
     assert.deepEqual(c.host, { ip: "", hostname: "", idc: "", location: "" });
     assert.deepEqual(c.upload, { port: 0, tcpPort: 0 });
     assert.equal(c.clusterSource, "none");
@@ -219,21 +229,22 @@ describe("usage errors name the flag, env var or key (exit 2)", () => {
     { desc: "priority above 6", argv: [URL_, "-O", "o", "--priority", "7"], message: '--priority: invalid priority "7" (expected 0..6)' },
     { desc: "priority not a number", argv: [URL_, "-O", "o", "--priority", "high"], message: /^--priority: invalid priority "high"/ },
     { desc: "bad env priority", argv: [URL_, "-O", "o"], env: { DFGET_PRIORITY: "-1" }, message: /^DFGET_PRIORITY: invalid priority "-1"/ },
-    { desc: "piece length below 4 MiB", argv: [URL_, "-O", "o", "--piece-length", "4MB"], message: "--piece-length: 4MB (4000000 bytes) is out of range: must be between 4MiB and 64MiB" },
-    { desc: "piece length above 64 MiB", argv: [URL_, "-O", "o", "--piece-length", "65MiB"], message: /^--piece-length: 65MiB \(68157440 bytes\) is out of range/ },
+    { desc: "piece length below 4 MiB", argv: [URL_, "-O", "o", "--piece-length", "4MB"], message: "--piece-length: 4MB is too small: the piece length must be at least 4MiB (Dragonfly's minimum)" },
+    { desc: "piece length above 64 MiB", argv: [URL_, "-O", "o", "--piece-length", "65MiB"], message: "--piece-length: 65MiB is too large: at most 64MiB, because a Go scheduler rejects a larger piece_length" },
+    { desc: "upstream's 1gib example, still above 64 MiB", argv: [URL_, "-O", "o", "--piece-length", "1gib"], message: /^--piece-length: 1gib is too large: .*a Go scheduler rejects a larger piece_length$/ },
     { desc: "piece length junk", argv: [URL_, "-O", "o", "--piece-length", "big"], message: /^--piece-length: invalid size "big"/ },
     { desc: "bad progress mode", argv: [URL_, "-O", "o", "--progress", "dots"], message: '--progress: invalid value "dots" (expected auto, bar, line, none)' },
     { desc: "bad color mode", argv: [URL_, "-O", "o", "--color", "yes"], message: '--color: invalid value "yes" (expected auto, always, never)' },
-    { desc: "bad log level", argv: [URL_, "-O", "o", "--log-level", "trace"], message: '--log-level: invalid value "trace" (expected error, warn, info, debug)' },
+    { desc: "bad log level", argv: [URL_, "-O", "o", "--log-level", "loud"], message: '--log-level: invalid value "loud" (expected trace, debug, info, warn, error)' },
     { desc: "boolean flag with a value", argv: [URL_, "-O", "o", "--json=yes"], message: '--json: expected true or false, got "yes"' },
     { desc: "negated string option", argv: [URL_, "--no-output"], message: "--output: expected a value" },
-    { desc: "empty output", argv: [URL_, "-O", ""], message: "--output: empty path (use -O - for stdout)" },
-    { desc: "missing -O", argv: [URL_], message: "-O/--output is required (a file path, or - for stdout), unless --dry-run" },
+    { desc: "empty output", argv: [URL_, "-O", ""], message: "-O/--output: empty path (use -O - for stdout)" },
+    { desc: "missing -O", argv: [URL_], message: "-O/--output is required (a file path, a directory, or - for stdout), unless --dry-run" },
     { desc: "missing URL", argv: ["-O", "o"], message: /^missing URL/ },
-    { desc: "two URLs", argv: [URL_, "https://example.com/b", "-O", "o"], message: 'unexpected argument "https://example.com/b" (only one URL is accepted)' },
-    { desc: "ftp URL", argv: ["ftp://example.com/f", "-O", "o"], message: 'unsupported URL scheme "ftp" in "ftp://example.com/f" (only http and https are supported)' },
-    { desc: "s3 URL", argv: ["s3://bucket/key", "-O", "o"], message: /^unsupported URL scheme "s3"/ },
-    { desc: "relative URL", argv: ["example.com/file", "-O", "o"], message: 'invalid URL "example.com/file" (expected an absolute http:// or https:// URL)' },
+    { desc: "two URLs to stdout", argv: [URL_, "https://example.com/b", "-O", "-"], message: "-O -: stdout takes one file; give a directory (-O DIR/) for several" },
+    { desc: "two URLs with --digest", argv: [URL_, "https://example.com/b", "-O", "d/", "--digest", `sha256:${"a".repeat(64)}`], message: "--digest: applies to one file, not to several" },
+    { desc: "ftp URL", argv: ["ftp://example.com/f", "-O", "o"], message: 'unsupported URL scheme "ftp" in "ftp://example.com/f" (supported: http://, https://, s3://)' },
+    { desc: "relative URL", argv: ["example.com/file", "-O", "o"], message: 'invalid URL "example.com/file" (expected an absolute http://, https://, s3:// URL)' },
     { desc: "bad scheduler address", argv: [URL_, "-O", "o", "--scheduler", "10.0.0.1"], message: '--scheduler: invalid address "10.0.0.1" (expected HOST:PORT)' },
     { desc: "bad port in a comma list", argv: [URL_, "-O", "o", "--scheduler", "a:1,b:0"], message: '--scheduler: invalid address "b:0" (port must be a number from 1 to 65535)' },
     { desc: "empty entry in a list", argv: [URL_, "-O", "o", "--manager", "a:1,"], message: '--manager: empty address in "a:1,"' },
@@ -247,7 +258,7 @@ describe("usage errors name the flag, env var or key (exit 2)", () => {
     { desc: "bad digest", argv: [URL_, "-O", "o", "--digest", "md5:abc"], message: /^--digest: invalid digest "md5:abc"/ },
     { desc: "digest without algorithm", argv: [URL_, "-O", "o", "--digest", "abcdef"], message: /^--digest: invalid digest "abcdef"/ },
     { desc: "-q with -v", argv: [URL_, "-O", "o", "-q", "-v"], message: "-q/--quiet and -v/--verbose cannot be combined" },
-    { desc: "-v with --log-level", argv: [URL_, "-O", "o", "-v", "--log-level", "warn"], message: /^-v\/--verbose and --log-level cannot be combined/ },
+    { desc: "-v with --log-level", argv: [URL_, "-O", "o", "-v", "--log-level", "warn"], message: /^-v\/--verbose and -l\/--log-level cannot be combined/ },
   ];
   for (const row of rows) {
     test(row.desc, async () => {
@@ -262,8 +273,8 @@ describe("options", () => {
   test("-O - stays -, a relative path becomes absolute", async () => {
     assert.equal((await run([URL_, "-O", "-"])).output, "-");
     assert.equal((await run([URL_, "-O-"])).output, "-");
-    assert.equal((await run([URL_, "--output", "../x/y.bin"])).output, "/work/x/y.bin");
-    assert.equal((await run([URL_, "-O", "/abs/z"])).output, "/abs/z");
+    assert.equal((await run([URL_, "--output", "../x/y.bin"], { dirs: ["/work/x"] })).output, "/work/x/y.bin");
+    assert.equal((await run([URL_, "-O", "/abs/z"], { dirs: ["/abs"] })).output, "/abs/z");
   });
 
   test("the last of a repeated single-valued option wins", async () => {
@@ -351,19 +362,117 @@ describe("--help and --version", () => {
       assert.equal(result.kind, "help");
     }
   });
+});
 
-  test("help lists every option with its default, grouped", async () => {
-    const result = await invoke(["--help"]);
-    assert.equal(result.kind, "help");
-    const text = (result as { text: string }).text;
-    for (const spec of OPTIONS) {
-      assert.ok(text.includes(`--${spec.name}`), `--${spec.name} missing from help`);
-      if (spec.alias) assert.ok(text.includes(`-${spec.alias}, --${spec.name}`), `-${spec.alias} missing`);
-      assert.ok(text.includes(`[default: ${spec.default}]`), `default of --${spec.name} missing`);
+describe("0.2 options: upstream spellings, resilience, batch (cli.md, Additions in 0.2)", () => {
+  test("-p and -l are upstream dfget's short names; trace is a log level", async () => {
+    const c = await run([URL_, "-O", "o", "-p", "3", "-l", "trace"]);
+    assert.equal(c.priority, 3);
+    assert.equal(c.logLevel, "trace");
+    assert.equal((await run([URL_, "-O", "o"], { env: { DFGET_LOG_LEVEL: "trace" } })).logLevel, "trace");
+    assert.equal((await run([URL_, "-O", "o", "--log-level", "DEBUG"])).logLevel, "debug");
+  });
+
+  test("--piece-length takes upstream's spellings up to 64 MiB", async () => {
+    assert.equal((await run([URL_, "-O", "o", "--piece-length", "4mib"])).pieceLength, 4_194_304);
+    assert.equal((await run([URL_, "-O", "o", "--piece-length", "64MiB"])).pieceLength, 67_108_864);
+    assert.equal((await run([URL_, "-O", "o"], { env: { DFGET_PIECE_LENGTH: "8mib" } })).pieceLength, 8_388_608);
+  });
+
+  test("--content-for-calculating-task-id from the flag or DFGET_CONTENT_FOR_CALCULATING_TASK_ID", async () => {
+    assert.equal((await run([URL_, "-O", "o", "--content-for-calculating-task-id", "abc"])).contentForCalculatingTaskId, "abc");
+    assert.equal((await run([URL_, "-O", "o"], { env: { DFGET_CONTENT_FOR_CALCULATING_TASK_ID: "xyz" } })).contentForCalculatingTaskId, "xyz");
+  });
+
+  test("-e/--endpoint and --transfer-from-dfdaemon: one line, exit 2, this dfget is its own peer", async () => {
+    for (const argv of [[URL_, "-O", "o", "-e", "/var/run/dragonfly/dfdaemon.sock"], [URL_, "-O", "o", "--endpoint", "/x.sock"], [URL_, "-O", "o", "--transfer-from-dfdaemon"]]) {
+      assert.match(await usageError(argv), /this dfget is its own peer and needs no dfdaemon/);
     }
-    for (const group of ["Output:", "Cluster:", "Switching:", "Download:", "Display:", "Host & upload"]) assert.ok(text.includes(group), group);
-    for (const key of CONFIG_KEYS) assert.ok(text.includes(key), `config key ${key} missing from help`);
-    for (const shown of ["[default: 60s]", "[default: 2s]", "[default: 2h]", "[default: 6]", "[default: auto]", "[default: info]"]) assert.ok(text.includes(shown), shown);
-    assert.ok(text.startsWith("dfget <URL> -O <PATH|-> [options]"));
+  });
+
+  test("--retry, --no-resume, --hedge-delay and their config keys", async () => {
+    const c = await run([URL_, "-O", "o", "--retry", "0", "--no-resume", "--hedge-delay", "0"]);
+    assert.equal(c.download.retries, 0);
+    assert.equal(c.resume, false);
+    assert.equal(c.scheduler.hedgeDelayMs, 0);
+    const yaml = "download:\n  retries: 9\n  lowSpeedLimit: 64KiB\nscheduler:\n  hedgeDelay: 50ms\n";
+    const f = await run([URL_, "-O", "o"], { files: { [XDG]: yaml } });
+    assert.equal(f.download.retries, 9);
+    assert.equal(f.download.lowSpeedLimit, 65_536);
+    assert.equal(f.scheduler.hedgeDelayMs, 50);
+    assert.equal((await run([URL_, "-O", "o", "--retry", "2"], { files: { [XDG]: yaml } })).download.retries, 2);
+  });
+
+  test("--hedge-delay is 0 or 10ms..connectTimeout, naming where the value came from", async () => {
+    assert.equal(await usageError([URL_, "-O", "o", "--hedge-delay", "5ms"]), "--hedge-delay: must be 0 (one scheduler at a time) or at least 10ms");
+    assert.equal(await usageError([URL_, "-O", "o", "--hedge-delay", "3s"]), "--hedge-delay: 3s is longer than the connect timeout (2s); use at most that");
+    assert.equal((await run([URL_, "-O", "o", "--hedge-delay", "3s", "--connect-timeout", "5s"])).scheduler.hedgeDelayMs, 3000);
+    assert.equal(
+      await usageError([URL_, "-O", "o"], { files: { [XDG]: "scheduler:\n  hedgeDelay: 1ms\n" } }),
+      `config ${XDG}: scheduler.hedgeDelay: must be 0 (one scheduler at a time) or at least 10ms`,
+    );
+    assert.equal(await usageError([URL_, "-O", "o", "--retry", "-1"]), "--retry: invalid number \"-1\" (expected 0..100)");
+    assert.match(await usageError([URL_, "-O", "o"], { files: { [XDG]: "download:\n  lowSpeedLimit: fast\n" } }), /download\.lowSpeedLimit: invalid size "fast"/);
+  });
+
+  test("batch options are parsed and checked; several URLs keep -O as the directory", async () => {
+    const c = await run([URL_, "https://example.com/b.bin", "-O", "d/", "--max-concurrent-files", "2"]);
+    assert.deepEqual(c.urls, [URL_, "https://example.com/b.bin"]);
+    assert.equal(c.output, "/work/dir/d");
+    assert.equal(c.maxConcurrentFiles, 2);
+    const i = await run(["-i", "list.txt", "-O", "d/"]);
+    assert.equal(i.inputFile, "/work/dir/list.txt");
+    assert.equal(i.url, "");
+    assert.equal((await run(["-i", "-", "-O", "d/"])).inputFile, "-");
+    const r = await run(["-r", "s3://bucket/models/", "-O", "m/", "-I", "*.bin", "-I", "a/*"]);
+    assert.equal(r.recursive, true);
+    assert.deepEqual(r.includeFiles, ["*.bin", "a/*"]);
+    assert.equal(await usageError([URL_, "-O", "o", "-I", "*.bin"]), "-I/--include-files: only with -r/--recursive");
+    assert.equal(await usageError(["-r", URL_, "-O", "d/"]), "-r/--recursive: only for s3://BUCKET/PREFIX/ URLs");
+    assert.equal(await usageError([URL_, "b", "-O", "d/"]), 'invalid URL "b" (expected an absolute http://, https://, s3:// URL)');
+    assert.equal(await usageError(["-i", "l", URL_, "-O", "d/", "--content-for-calculating-task-id", "x"]), "--content-for-calculating-task-id: applies to one file, not to several");
+  });
+
+  test("storage settings: --storage-*, then DFGET_STORAGE_*, then AWS_*", async () => {
+    const env = { AWS_REGION: "eu-west-1", AWS_ACCESS_KEY_ID: "AKIA1", AWS_SECRET_ACCESS_KEY: "s1", AWS_ENDPOINT_URL: "http://127.0.0.1:9000", DFGET_STORAGE_REGION: "us-east-2" };
+    const c = await run(["-r", "s3://b/p/", "-O", "d/", "--storage-access-key-id", "AKIA2", "--storage-insecure-skip-verify"], { env });
+    assert.deepEqual(c.storage, { endpoint: "http://127.0.0.1:9000/", region: "us-east-2", accessKeyId: "AKIA2", accessKeySecret: "s1", insecureSkipVerify: true });
+    assert.match(await usageError(["-r", "s3://b/p/", "-O", "d/", "--storage-endpoint", "minio:9000"]), /^--storage-endpoint: unsupported URL scheme "minio"/);
+  });
+});
+
+describe("friendly mistakes", () => {
+  test("a near miss gets a suggestion from the option table", async () => {
+    assert.equal(await usageError([URL_, "-O", "o", "--overwirte"]), "unknown option --overwirte; did you mean --overwrite?");
+    assert.equal(await usageError([URL_, "-O", "o", "--schedulers", "a:1"]), "unknown option --schedulers; did you mean --scheduler?");
+    assert.equal(await usageError([URL_, "-O", "o", "--no-resum"]), "unknown option --no-resum; did you mean --no-resume?");
+    assert.equal(await usageError([URL_, "-O", "o", "--frobnicate"]), "unknown option --frobnicate (see dfget --help)");
+  });
+
+  test("-o (curl, wget) is a pointed hint to -O, not an alias", async () => {
+    for (const argv of [[URL_, "-o", "x"], [URL_, "-ox"]]) {
+      assert.equal(await usageError(argv), "-o: unknown option; dfget writes to -O/--output (capital O), e.g. -O file.bin");
+    }
+  });
+
+  test("-O naming an existing directory, or ending in /, saves inside it under the URL's name", async () => {
+    const url = "https://example.com/models/My%20Model.bin?X-Amz-Signature=abc#frag";
+    assert.equal((await run([url, "-O", "out"], { dirs: ["/work/dir/out"] })).output, "/work/dir/out/My Model.bin");
+    assert.equal((await run([url, "-O", "out/"], { dirs: ["/work/dir/out"] })).output, "/work/dir/out/My Model.bin");
+    assert.equal((await run([url, "-O", "."])).output, "/work/dir/My Model.bin");
+  });
+
+  test("a missing directory is reported up front, in the words typed (exit 23)", async () => {
+    const messageOf = async (argv: string[]): Promise<[string, number]> => {
+      try {
+        await invoke(argv);
+      } catch (err) {
+        return [(err as Error).message, (err as { exitCode: number }).exitCode];
+      }
+      return ["", 0];
+    };
+    assert.deepEqual(await messageOf([URL_, "-O", "nope/"]), ["cannot save to nope/: no such directory", 23]);
+    assert.deepEqual(await messageOf([URL_, "-O", "nope/x.bin"]), ["cannot save to nope/x.bin: no such directory nope", 23]);
+    assert.deepEqual(await messageOf(["https://example.com/", "-O", "."]), ["cannot name a file after https://example.com/ (the URL path ends in /); give -O a file path", 2]);
   });
 });
