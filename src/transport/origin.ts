@@ -1,31 +1,32 @@
-// The back-to-source HTTP client: HEAD for the length, ranged GETs per piece, or one
-// streamed GET when the origin cannot do ranges or lengths. undici 7 Agent (one pool of
-// `connections` sockets per origin); redirects are followed here, not by undici, so the
-// header rules below hold on every hop.
+// The back-to-source HTTP client: HEAD for the length and the version, ranged GETs per
+// piece, or one streamed GET when the origin cannot do ranges or lengths. undici 7 Agent
+// (one pool of `connections` sockets per origin); redirects are followed here, not by
+// undici, so the header rules below hold on every hop.
 //
-// Error mapping (cli.md exit codes), decided on error codes, never on message text:
-//   ECONNREFUSED, ENOTFOUND, EAI_AGAIN, ECONNRESET/socket closed before a response → 7
-//   HTTP status ≥ 400 → 22 (status in the message)
-//   body cut short (socket error mid-body, fewer bytes than asked/announced) → 18
-//   connect deadline → 28, phase "origin-connect" (as curl --connect-timeout gives 28)
-//   no headers / no body bytes within readTimeoutMs → 28, phase "origin"
-//   aborted through the caller's signal → the signal's reason, untouched.
-import { STATUS_CODES } from "node:http";
+// Version pinning: the first HEAD's validator (response-check.ts) is kept for the life of
+// the client and sent as If-Range on every ranged GET, and every answer is checked
+// against it and against the first HEAD's size — so two versions are never spliced.
+// Every GET body is watched by curl's low-speed rule (low-speed.ts). Error mapping:
+// origin-errors.ts.
 import { Agent } from "undici";
 import { redactUrl } from "../net/redact.js";
-
 export { redactUrl };
-import type { Dispatcher } from "undici";
+import { describeStatus, translateOriginError, unexpectedStatus } from "./origin-errors.js";
+import { discard, drop, flattenHeaders, parseLength, parseOriginUrl } from "./origin-http.js";
+import { LowSpeedWatchdog } from "./low-speed.js";
 import {
-  DfgetError,
-  ExitCode,
-  OriginHttpError,
-  OriginUnreachableError,
-  PartialTransferError,
-  TimeoutError,
-  UsageError,
-  messageOf,
-} from "../errors.js";
+  ExactBytes,
+  ObjectChangedError,
+  checkRangeAnswer,
+  describeVersion,
+  ifRangeHeader,
+  pinVersion,
+  versionDiffers,
+  type PinnedVersion,
+} from "./response-check.js";
+
+import type { Dispatcher } from "undici";
+import { DfgetError, ExitCode, TimeoutError, UsageError, messageOf } from "../errors.js";
 
 export interface OriginInfo {
   /** Final URL after redirects. May carry userinfo: print it only through redactUrl(). */
@@ -35,6 +36,8 @@ export interface OriginInfo {
   acceptsRanges: boolean;
   status: number;
   headers: Record<string, string>;
+  /** The validator this answer offers ({} = none usable); the client pins its first HEAD's. */
+  pin: PinnedVersion;
 }
 
 export interface OriginClientOptions {
@@ -48,13 +51,33 @@ export interface OriginClientOptions {
   connections?: number;
   /** Sent as User-Agent unless `headers` has one, e.g. "dfget/0.1.0". */
   userAgent?: string;
+  /** curl's --speed-limit in bytes/s over a readTimeoutMs window; default 1024, 0 = silence only. */
+  lowSpeedLimit?: number;
 }
 
-/** The origin answered a ranged GET with 200 (or another range): fetch the file in one GET. */
+/** What a GET's answer is checked against: the size and version of the first HEAD. */
+interface Pinned {
+  size: number;
+  pin: PinnedVersion;
+}
+
+/**
+ * The origin answered a ranged GET with 200 and the pinned version (or none): it does no
+ * ranges; fetch the file in one GET. `answer`, when set, is that 200's unread body — hand
+ * the error to streamWhole() to use it instead of asking again.
+ */
 export class RangeNotSupportedError extends DfgetError {
-  constructor(message: string) {
+  answer: { response: Dispatcher.ResponseData; url: URL } | undefined;
+  constructor(message: string, answer?: { response: Dispatcher.ResponseData; url: URL }) {
     super(message, "ERR_RANGE_NOT_SUPPORTED", ExitCode.other);
     this.name = "RangeNotSupportedError";
+    this.answer = answer;
+  }
+
+  /** Drop the unread body (nobody will stream it). */
+  release(): void {
+    if (this.answer) drop(this.answer.response.body);
+    this.answer = undefined;
   }
 }
 
@@ -69,7 +92,7 @@ export class OriginRedirectError extends DfgetError {
 
 const DEFAULT_MAX_REDIRECTS = 10;
 const DEFAULT_CONNECTIONS = 8;
-const DISCARD_LIMIT_BYTES = 64 * 1024;
+const DEFAULT_LOW_SPEED_LIMIT = 1024;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** HEAD refusals that say nothing about GET. 403: S3/GCS presigned URLs are signed for GET only. */
 const HEAD_REFUSED_STATUSES = new Set([403, 405, 501]);
@@ -77,62 +100,6 @@ const HEAD_REFUSED_STATUSES = new Set([403, 405, 501]);
 const HOME_ONLY_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "host"]);
 /** undici rejects these (they belong to the connection, not the request). */
 const FORBIDDEN_HEADERS = new Set(["transfer-encoding", "keep-alive", "upgrade", "expect", "content-length"]);
-const UNREACHABLE_CODES = new Set([
-  "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "ECONNRESET", "ECONNABORTED", "EPIPE",
-  "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN", "ETIMEDOUT", "UND_ERR_SOCKET",
-]);
-const CUT_SHORT_CODES = new Set(["UND_ERR_SOCKET", "ECONNRESET", "ECONNABORTED", "EPIPE", "UND_ERR_RES_CONTENT_LENGTH_MISMATCH"]);
-
-
-function describeStatus(status: number): string {
-  const text = STATUS_CODES[status];
-  return text ? `${status} ${text}` : String(status);
-}
-
-function unexpectedStatus(status: number, url: URL): DfgetError {
-  const message = `origin answered ${describeStatus(status)} for ${redactUrl(url)}`;
-  return status >= 400 ? new OriginHttpError(status, message) : new DfgetError(message, "ERR_ORIGIN_STATUS");
-}
-
-function flattenHeaders(headers: Dispatcher.ResponseData["headers"]): Record<string, string> {
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(", ") : value;
-  }
-  return flat;
-}
-
-function parseLength(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
-  const length = Number(value);
-  return Number.isSafeInteger(length) ? length : undefined;
-}
-
-/** An errno/undici code; Node's happy-eyeballs connect may throw an AggregateError. */
-function errorCode(err: unknown): string | undefined {
-  if (err instanceof AggregateError && err.errors.length > 0 && !("code" in err)) return errorCode(err.errors[0]);
-  const code = typeof err === "object" && err !== null && "code" in err ? err.code : undefined;
-  return typeof code === "string" ? code : undefined;
-}
-
-function parseOriginUrl(input: string): URL {
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw new UsageError(`not a valid URL: ${redactUrl(input)}`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new UsageError(`only http and https origins are supported, not ${url.protocol} (${redactUrl(url)})`);
-  }
-  return url;
-}
-
-async function discard(body: Dispatcher.ResponseData["body"]): Promise<void> {
-  // A failure while throwing away an error page must not hide the status we report.
-  await body.dump({ limit: DISCARD_LIMIT_BYTES }).catch(() => undefined);
-}
-
 interface Answer {
   response: Dispatcher.ResponseData;
   url: URL;
@@ -145,6 +112,8 @@ export class OriginClient {
   private readonly maxRedirects: number;
   private readonly connectTimeoutMs: number;
   private readonly readTimeoutMs: number;
+  private readonly lowSpeedLimit: number;
+  private pinned: Pinned | undefined;
   /** Origin of the first URL asked for: the user's. Credential headers go nowhere else,
    *  so a final URL handed back after a cross-origin redirect stays credential-free. */
   private homeOrigin: string | undefined;
@@ -159,6 +128,7 @@ export class OriginClient {
     this.maxRedirects = opts.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
     this.connectTimeoutMs = opts.connectTimeoutMs;
     this.readTimeoutMs = opts.readTimeoutMs;
+    this.lowSpeedLimit = opts.lowSpeedLimit ?? DEFAULT_LOW_SPEED_LIMIT;
     this.agent = new Agent({
       connections: opts.connections ?? DEFAULT_CONNECTIONS,
       connect: { timeout: opts.connectTimeoutMs },
@@ -174,11 +144,14 @@ export class OriginClient {
     await discard(response.body);
     const status = response.statusCode;
     const headers = flattenHeaders(response.headers);
-    if (status >= 200 && status < 300) {
+    if (status === 200 || status === 204) {
       const acceptsRanges = /\bbytes\b/i.test(headers["accept-ranges"] ?? "");
-      return { url: final.href, contentLength: parseLength(headers["content-length"]), acceptsRanges, status, headers };
+      const contentLength = parseLength(headers["content-length"]);
+      const pin = pinVersion(headers);
+      if (contentLength !== undefined) this.pinned ??= { size: contentLength, pin };
+      return { url: final.href, contentLength, acceptsRanges, status, headers, pin };
     }
-    if (HEAD_REFUSED_STATUSES.has(status)) return { url: final.href, acceptsRanges: false, status, headers };
+    if (HEAD_REFUSED_STATUSES.has(status)) return { url: final.href, acceptsRanges: false, status, headers, pin: {} };
     throw unexpectedStatus(status, final);
   }
 
@@ -204,56 +177,113 @@ export class OriginClient {
   ): Promise<void> {
     if (length === 0) return;
     const last = offset + length - 1;
-    const { response, url: final } = await this.send("GET", url, [["range", `bytes=${offset}-${last}`]], signal);
-    const status = response.statusCode;
+    const extra: Array<[string, string]> = [["range", `bytes=${offset}-${last}`]];
+    const ifRange = this.pinned && ifRangeHeader(this.pinned.pin);
+    if (ifRange !== undefined) extra.push(["if-range", ifRange]);
+    const { response, url: final } = await this.send("GET", url, extra, signal);
     const where = `range ${offset}-${last} of ${redactUrl(final)}`;
-    if (status === 200) {
-      response.body.destroy(); // do not pull the whole file over this socket
-      throw new RangeNotSupportedError(`origin ignored the Range header (200 instead of 206) for ${where}`);
+    this.checkRange(response, final, { offset, length, where });
+    // Watched from the headers on: a request queued for a pooled socket is not slow.
+    const watchdog = this.watch(where, signal);
+    try {
+      const exact = new ExactBytes(length, where);
+      await this.pump(response, final, watchdog, () => `${exact.count} of ${length} bytes of ${where}`, (chunk) => {
+        const position = offset + exact.count;
+        const kept = exact.take(chunk);
+        return kept.length > 0 ? sink(kept, position) : undefined;
+      }, () => exact.done);
+      exact.finish();
+    } finally {
+      watchdog.stop();
     }
-    if (status !== 206) {
-      await discard(response.body);
-      throw unexpectedStatus(status, final);
-    }
-    const contentRange = /^bytes (\d+)-\d+\//i.exec(String(response.headers["content-range"] ?? ""));
-    if (contentRange && Number(contentRange[1]) !== offset) {
-      response.body.destroy();
-      throw new RangeNotSupportedError(`origin answered ${String(response.headers["content-range"])} for ${where}`);
-    }
-    let received = 0;
-    await this.pump(response, final, signal, () => `${received} of ${length} bytes of ${where}`, (chunk) => {
-      if (received + chunk.length > length) throw new RangeNotSupportedError(`origin sent more than ${length} bytes for ${where}`);
-      const position = offset + received;
-      received += chunk.length;
-      return sink(chunk, position);
-    });
-    if (received < length) throw new PartialTransferError(`origin sent ${received} of ${length} bytes of ${where}`);
   }
 
-  /** The whole file in one GET, each chunk awaited (backpressure). Errors thrown by
-   *  onChunk propagate unchanged. Fewer bytes than Content-Length → PartialTransferError. */
+  /** The version this client is pinned to (after a HEAD with a length), for resume records. */
+  get pinnedVersion(): { size: number; pin: PinnedVersion } | undefined {
+    return this.pinned;
+  }
+
+  private checkRange(response: Dispatcher.ResponseData, url: URL, at: { offset: number; length: number; where: string }): void {
+    const status = response.statusCode;
+    const total = this.pinned?.size;
+    if (total === undefined) {
+      // No HEAD length to hold it to (a caller ranging blind): start and status only.
+      if (status === 206) return;
+      if (status === 200) {
+        drop(response.body);
+        throw new RangeNotSupportedError(`origin ignored the Range header (200 instead of 206) for ${at.where}`);
+      }
+      void discard(response.body);
+      throw unexpectedStatus(status, url);
+    }
+    try {
+      const verdict = checkRangeAnswer(status, response.headers, { ...at, total, pin: this.pinned?.pin ?? {} });
+      if (verdict.kind === "whole") {
+        throw new RangeNotSupportedError(`origin ignored the Range header (200 instead of 206) for ${at.where}`, { response, url });
+      }
+    } catch (err) {
+      if (!(err instanceof RangeNotSupportedError)) {
+        if (status >= 400) void discard(response.body);
+        else drop(response.body);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * The whole file in one GET, each chunk awaited (backpressure). Errors thrown by onChunk
+   * propagate unchanged. `reuse`: the 200 a ranged GET got, read instead of asking again.
+   * With a pinned HEAD: another validator or size → ObjectChangedError (18), more bytes
+   * than the size → the surplus is dropped; fewer than the length → PartialTransferError.
+   */
   async streamWhole(
     url: string,
     onChunk: (chunk: Buffer) => Promise<void> | void,
     signal?: AbortSignal,
+    reuse?: RangeNotSupportedError,
   ): Promise<{ bytes: number; contentLength?: number }> {
-    const { response, url: final } = await this.send("GET", url, [], signal);
+    const answer = reuse?.answer ?? (await this.send("GET", url, [], signal));
+    if (reuse) reuse.answer = undefined;
+    const { response, url: final } = answer;
     const status = response.statusCode;
     if (status < 200 || status >= 300) {
       await discard(response.body);
       throw unexpectedStatus(status, final);
     }
-    const contentLength = parseLength(flattenHeaders(response.headers)["content-length"]);
-    const expected = contentLength === undefined ? "" : ` of ${contentLength}`;
-    let bytes = 0;
-    await this.pump(response, final, signal, () => `${bytes}${expected} bytes of ${redactUrl(final)}`, async (chunk) => {
-      bytes += chunk.length;
-      await onChunk(chunk);
-    });
-    if (contentLength !== undefined && bytes < contentLength) {
-      throw new PartialTransferError(`origin sent ${bytes} of ${contentLength} bytes of ${redactUrl(final)}`);
+    const sent = parseLength(flattenHeaders(response.headers)["content-length"]);
+    this.checkWhole(response, final, sent);
+    const watchdog = this.watch(`the whole of ${redactUrl(final)}`, signal);
+    try {
+      const contentLength = this.pinned?.size ?? sent;
+      const where = redactUrl(final);
+      const exact = contentLength === undefined ? undefined : new ExactBytes(contentLength, where);
+      let bytes = 0;
+      const expected = contentLength === undefined ? "" : ` of ${contentLength}`;
+      await this.pump(response, final, watchdog, () => `${bytes}${expected} bytes of ${where}`, async (chunk) => {
+        const kept = exact ? exact.take(chunk) : chunk;
+        bytes += kept.length;
+        if (kept.length > 0) await onChunk(kept);
+      }, () => exact?.done ?? false);
+      exact?.finish();
+      return { bytes, contentLength };
+    } finally {
+      watchdog.stop();
     }
-    return { bytes, contentLength };
+  }
+
+  /** A whole-object answer must be the pinned version, of the pinned size. */
+  private checkWhole(response: Dispatcher.ResponseData, url: URL, sent: number | undefined): void {
+    const pinned = this.pinned;
+    if (!pinned) return;
+    const changed = versionDiffers(pinned.pin, response.headers) || (sent !== undefined && sent !== pinned.size);
+    if (!changed) return;
+    drop(response.body);
+    throw new ObjectChangedError(describeVersion(pinned.pin, pinned.size), describeVersion(pinVersion(response.headers), sent), redactUrl(url));
+  }
+
+  /** A low-speed watchdog for one GET, chained to the caller's signal. */
+  private watch(what: string, signal: AbortSignal | undefined): LowSpeedWatchdog {
+    return new LowSpeedWatchdog({ limitBytesPerSecond: this.lowSpeedLimit, windowMs: this.readTimeoutMs, what, parent: signal });
   }
 
   /** Fails requests still in flight; idle sockets are closed. */
@@ -302,7 +332,8 @@ export class OriginClient {
   /** -H headers on every hop, minus credentials off the home origin; `extra` (Range) wins. */
   private headersFor(url: URL, extra: Array<[string, string]>): string[] {
     const home = url.origin === this.homeOrigin;
-    const replaced = new Set(extra.map(([name]) => name.toLowerCase()));
+    // Range and If-Range are ours alone: a user's would make HEAD lie about the size.
+    const replaced = new Set(["range", "if-range", ...extra.map(([name]) => name.toLowerCase())]);
     const flat: string[] = [];
     for (const [name, value] of this.userHeaders) {
       const lower = name.toLowerCase();
@@ -319,54 +350,50 @@ export class OriginClient {
     return flat;
   }
 
-  /** Reads the body chunk by chunk. Transport errors are translated (progress() names how
-   *  far we got); errors thrown by onChunk are passed on as they are. */
+  /** Reads the body chunk by chunk until it ends; a chunk after `enough()` is a surplus
+   *  and the connection is closed, not drained. Transport errors are translated (progress()
+   *  names how far we got); errors thrown by onChunk are passed on as they are. */
   private async pump(
     response: Dispatcher.ResponseData,
     url: URL,
-    signal: AbortSignal | undefined,
+    watchdog: LowSpeedWatchdog,
     progress: () => string,
     onChunk: (chunk: Buffer) => Promise<void> | void,
+    enough: () => boolean,
   ): Promise<void> {
-    const chunks = response.body[Symbol.asyncIterator]();
-    for (;;) {
-      let next: IteratorResult<Buffer>;
-      try {
-        next = (await chunks.next()) as IteratorResult<Buffer>;
-      } catch (err) {
-        throw this.translate(err, "body", url, signal, progress());
+    const body = response.body;
+    const onAbort = (): void => void body.destroy(watchdog.signal.reason instanceof Error ? watchdog.signal.reason : undefined);
+    if (watchdog.signal.aborted) onAbort();
+    else watchdog.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const chunks = body[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = (await chunks.next()) as IteratorResult<Buffer>;
+        } catch (err) {
+          if (watchdog.tripped) throw new TimeoutError("low-speed", `${messageOf(watchdog.signal.reason)}, after ${progress()}`);
+          throw this.translate(err, "body", url, watchdog.signal, progress());
+        }
+        if (next.done) return;
+        if (enough()) {
+          drop(body); // a surplus beyond what was asked: the connection is not reused
+          return;
+        }
+        watchdog.bytes(next.value.length);
+        try {
+          await onChunk(next.value);
+        } catch (err) {
+          drop(body);
+          throw err;
+        }
       }
-      if (next.done) return;
-      try {
-        await onChunk(next.value);
-      } catch (err) {
-        response.body.destroy();
-        throw err;
-      }
+    } finally {
+      watchdog.signal.removeEventListener("abort", onAbort);
     }
   }
 
   private translate(err: unknown, stage: "request" | "body", url: URL, signal: AbortSignal | undefined, progress: string): unknown {
-    if (signal?.aborted) return signal.reason;
-    if (err instanceof DfgetError) return err;
-    const code = errorCode(err);
-    const where = redactUrl(url);
-    const options = { cause: err };
-    if (code === "UND_ERR_CONNECT_TIMEOUT") {
-      return new TimeoutError("origin-connect", `origin ${url.host}: no connection within ${this.connectTimeoutMs} ms for ${where}`, options);
-    }
-    if (code === "UND_ERR_HEADERS_TIMEOUT") {
-      return new TimeoutError("origin", `origin sent no response within ${this.readTimeoutMs} ms for ${where}`, options);
-    }
-    if (code === "UND_ERR_BODY_TIMEOUT") {
-      return new TimeoutError("origin", `origin sent no data for ${this.readTimeoutMs} ms after ${progress}`, options);
-    }
-    if (code !== undefined && stage === "request" && UNREACHABLE_CODES.has(code)) {
-      return new OriginUnreachableError(`origin ${url.host} unreachable (${code}) for ${where}`, options);
-    }
-    if (code !== undefined && stage === "body" && CUT_SHORT_CODES.has(code)) {
-      return new PartialTransferError(`origin connection ended (${code}) after ${progress}`, options);
-    }
-    return new DfgetError(`origin request failed for ${where}: ${code ?? messageOf(err)}`, "ERR_ORIGIN", ExitCode.other, options);
+    return translateOriginError(err, { stage, url, signal, progress, connectTimeoutMs: this.connectTimeoutMs, readTimeoutMs: this.readTimeoutMs });
   }
 }

@@ -154,9 +154,9 @@ export function checkRangeAnswer(status: number, headers: HeaderBag, want: Range
     if (status >= 400) throw new OriginHttpError(status, message);
     throw new DfgetError(message, "ERR_ORIGIN_STATUS");
   }
-  if (versionDiffers(pin, headers)) throw new ObjectChangedError(describeVersion(pin, total), describeVersion(pinVersion(headers)), where);
   const raw = headerValue(headers, "content-range");
   const contentRange = parseContentRange(raw);
+  if (versionDiffers(pin, headers)) throw new ObjectChangedError(describeVersion(pin, total), describeVersion(pinVersion(headers), contentRange?.total), where);
   if (!contentRange) throw new BadRangeAnswerError(`origin answered 206 with Content-Range ${JSON.stringify(raw ?? null)} for ${where}`);
   if (contentRange.total !== undefined && contentRange.total !== total) {
     throw new ObjectChangedError(describeVersion(pin, total), describeVersion(pinVersion(headers), contentRange.total), where);

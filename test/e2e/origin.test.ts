@@ -231,8 +231,9 @@ describe("OriginClient against the fake origin", () => {
     origin.setFile("/stuck", FILE);
     const err = await withClient((c) => c.getRange(origin.url("/stuck"), 0, 50_000), { readTimeoutMs: 300 }).catch((e: unknown) => e);
     assert.ok(err instanceof TimeoutError, String(err));
-    assert.equal(err.phase, "origin");
-    assert.match(err.message, /after 1000 of 50000 bytes/);
+    assert.equal(err.exitCode, 28);
+    assert.equal(err.phase, "low-speed"); // silence for the window trips curl's low-speed rule
+    assert.match(err.message, /no data for \d+ ms .*after 1000 of 50000 bytes/);
   });
 
   test("a connection dropped mid-body is exit 18 (ranged and streamed)", async () => {

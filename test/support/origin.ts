@@ -7,7 +7,11 @@
 // `Range: bytes=a-b` (also `a-` and `-n`) → 206 with Content-Range; an unsatisfiable
 // range → 416 with `Content-Range: bytes */size`; an unparsable or multi-part Range is
 // ignored (200, full body, as RFC 9110 allows); unknown path → 404. Paths are matched
-// without their query string, so presigned-looking URLs work.
+// without their query string, so presigned-looking URLs work. Every answer carries a
+// strong ETag and a Last-Modified of the content's version (setValidators changes that),
+// and If-Range is honoured: a stale validator gets 200 with the whole current object.
+// Hostile faults: the object replaced or grown mid-download, Range ignored, 206 bodies
+// past the asked end, drips, and any fault on only the first N GETs ("times").
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 
@@ -27,8 +31,22 @@ export type OriginFault =
   | { kind: "head-405" }
   /** 302 to `to` (a path or an absolute URL) for every method. */
   | { kind: "redirect"; to: string }
-  /** GET body trickles out at about this rate (in 50 ms ticks). */
-  | { kind: "slow"; bytesPerSecond: number };
+  /** GET body trickles out at about this rate (in 50 ms ticks, or one byte a tick below 20 B/s). */
+  | { kind: "slow"; bytesPerSecond: number }
+  /** HEAD advertises ranges, but every GET answers 200 with the whole (same) object. */
+  | { kind: "ignore-range" }
+  /** A 206 whose range (Content-Range and body) runs `extra` bytes past the asked end. */
+  | { kind: "over-send"; extra: number }
+  /** After `afterGets` GETs the object is replaced by `content` (new ETag and Last-Modified).
+   *  ignoreIfRange: the origin then answers ranges of the new object anyway (a broken cache). */
+  | { kind: "replace"; afterGets: number; content: Buffer; ignoreIfRange?: boolean }
+  /** After `afterGets` GETs `extra` is appended; the ETag stays (an appended log), If-Range matches. */
+  | { kind: "grow"; afterGets: number; extra: Buffer }
+  /** The inner fault on the first `count` GETs of the path (HEAD excluded), then normal service. */
+  | { kind: "times"; count: number; fault: OriginFault };
+
+/** Which validators the origin sends (and honours in If-Range). Default "both", as nginx. */
+export type OriginValidators = "both" | "etag" | "last-modified" | "weak-etag" | "none";
 
 export interface RecordedRequest {
   method: string;
@@ -48,6 +66,9 @@ export interface FakeOrigin {
   bytesServed(): number;
   readonly requests: RecordedRequest[];
   setFault(path: string, fault: OriginFault | undefined): void;
+  setValidators(path: string, validators: OriginValidators): void;
+  /** Content bytes served per path (the resume test counts what a rerun fetched). */
+  bytesServedFor(path: string): number;
   /** Destroys every socket (ending stalls and trickles), then stops listening. */
   close(): Promise<void>;
 }
@@ -73,9 +94,24 @@ function parseRange(header: string | undefined, size: number): ByteRange {
   return { start, end: Math.min(last, size - 1) + 1 };
 }
 
+/** A fixed Last-Modified per content version: a day before "now" plus the version number. */
+function lastModifiedOf(version: number): string {
+  return new Date(Date.UTC(2026, 0, 1, 0, 0, version)).toUTCString();
+}
+
+/** The fault in force for this request: `times` applies to the first GETs only. */
+function faultFor(fault: OriginFault | undefined, method: string, getsSoFar: number): OriginFault | undefined {
+  if (fault?.kind !== "times") return fault;
+  if (method !== "GET") return undefined;
+  return getsSoFar <= fault.count ? fault.fault : undefined;
+}
+
 export async function startOrigin(opts: { files?: Record<string, Buffer> } = {}): Promise<FakeOrigin> {
-  const files = new Map<string, Buffer>(Object.entries(opts.files ?? {}));
+  const files = new Map<string, { content: Buffer; version: number }>(Object.entries(opts.files ?? {}).map(([k, v]) => [k, { content: v, version: 1 }]));
   const faults = new Map<string, OriginFault>();
+  const validators = new Map<string, OriginValidators>();
+  const gets = new Map<string, number>();
+  const servedByPath = new Map<string, number>();
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const requests: RecordedRequest[] = [];
@@ -91,25 +127,34 @@ export async function startOrigin(opts: { files?: Record<string, Buffer> } = {})
     });
 
   /** Resolves true once the chunk reached the kernel, false if the socket died first. */
-  const writeCounted = (res: http.ServerResponse, chunk: Buffer): Promise<boolean> =>
+  const writeCounted = (res: http.ServerResponse, chunk: Buffer, pathname: string): Promise<boolean> =>
     new Promise((resolve) => {
       if (res.destroyed) return resolve(false);
       const onClose = (): void => resolve(false);
       res.once("close", onClose);
       res.write(chunk, (err) => {
         res.off("close", onClose);
-        if (!err) served += chunk.length;
+        if (!err) {
+          served += chunk.length;
+          servedByPath.set(pathname, (servedByPath.get(pathname) ?? 0) + chunk.length);
+        }
         resolve(!err);
       });
     });
 
-  const writeBody = async (res: http.ServerResponse, body: Buffer, fault: OriginFault | undefined): Promise<void> => {
+  const writeBody = async (res: http.ServerResponse, body: Buffer, fault: OriginFault | undefined, pathname: string): Promise<void> => {
     let limit = body.length;
     if (fault?.kind === "stall" || fault?.kind === "close-mid-body") limit = Math.min(limit, fault.afterBytes ?? 0);
-    const step = fault?.kind === "slow" ? Math.max(1, Math.floor((fault.bytesPerSecond * SLOW_TICK_MS) / 1000)) : WRITE_CHUNK_BYTES;
+    res.flushHeaders(); // the headers go out even when no body byte will
+    let step = WRITE_CHUNK_BYTES;
+    let tick = SLOW_TICK_MS;
+    if (fault?.kind === "slow") {
+      step = Math.max(1, Math.floor((fault.bytesPerSecond * SLOW_TICK_MS) / 1000));
+      if (fault.bytesPerSecond * SLOW_TICK_MS < 1000) tick = Math.ceil(1000 / Math.max(fault.bytesPerSecond, 0.001));
+    }
     for (let offset = 0; offset < limit; offset += step) {
-      if (!(await writeCounted(res, body.subarray(offset, Math.min(offset + step, limit))))) return;
-      if (fault?.kind === "slow" && offset + step < limit) await sleep(SLOW_TICK_MS);
+      if (!(await writeCounted(res, body.subarray(offset, Math.min(offset + step, limit)), pathname))) return;
+      if (fault?.kind === "slow" && offset + step < limit) await sleep(tick);
     }
     if (fault?.kind === "stall") return; // hold the socket open until the client or close() ends it
     if (fault?.kind === "close-mid-body") {
@@ -117,6 +162,27 @@ export async function startOrigin(opts: { files?: Record<string, Buffer> } = {})
       return;
     }
     res.end();
+  };
+
+  /** The object as this GET sees it: `replace` and `grow` take effect after their count. */
+  const currentFile = (pathname: string, fault: OriginFault | undefined, getsSoFar: number): { content: Buffer; version: number; etagSize?: number } | undefined => {
+    const file = files.get(pathname);
+    if (!file) return undefined;
+    if (fault?.kind === "replace" && getsSoFar > fault.afterGets) return { content: fault.content, version: file.version + 1 };
+    if (fault?.kind === "grow" && getsSoFar > fault.afterGets) {
+      return { content: Buffer.concat([file.content, fault.extra]), version: file.version, etagSize: file.content.length };
+    }
+    return file;
+  };
+
+  const validatorHeaders = (pathname: string, version: number, size: number): http.OutgoingHttpHeaders => {
+    const mode = validators.get(pathname) ?? "both";
+    const etag = `"v${version}-${size.toString(16)}"`;
+    const headers: http.OutgoingHttpHeaders = {};
+    if (mode === "both" || mode === "etag") headers.etag = etag;
+    if (mode === "weak-etag") headers.etag = `W/${etag}`;
+    if (mode === "both" || mode === "last-modified") headers["last-modified"] = lastModifiedOf(version);
+    return headers;
   };
 
   const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -133,27 +199,37 @@ export async function startOrigin(opts: { files?: Record<string, Buffer> } = {})
       res.end(body);
     };
 
-    const fault = faults.get(pathname);
+    const getsSoFar = method === "GET" ? (gets.get(pathname) ?? 0) + 1 : (gets.get(pathname) ?? 0);
+    if (method === "GET") gets.set(pathname, getsSoFar);
+    const configured = faults.get(pathname);
+    const fault = faultFor(configured, method, getsSoFar);
     if (fault?.kind === "status") return answer(fault.status, { "content-type": "text/plain" }, `${http.STATUS_CODES[fault.status] ?? "status"}\n`);
     if (fault?.kind === "redirect") return answer(302, { location: fault.to });
     if (fault?.kind === "stall" && fault.afterBytes === undefined) return; // never answer
-    const file = files.get(pathname);
+    const file = currentFile(pathname, fault, getsSoFar);
     if (!file) return answer(404, { "content-type": "text/plain" }, "Not Found\n");
     if (method !== "GET" && method !== "HEAD") return answer(405, { allow: "GET, HEAD" });
     if (method === "HEAD" && fault?.kind === "head-405") return answer(405, { allow: "GET" });
 
-    const honoursRange = fault?.kind !== "no-range" && fault?.kind !== "no-length";
-    const headers: http.OutgoingHttpHeaders = { "content-type": "application/octet-stream" };
+    const content = file.content;
+    const headers: http.OutgoingHttpHeaders = { "content-type": "application/octet-stream", ...validatorHeaders(pathname, file.version, file.etagSize ?? content.length) };
+    // If-Range (RFC 9110 §13.1.5): a range only while the validator still matches.
+    const ifRange = req.headers["if-range"];
+    const ifRangeMatches = ifRange === undefined || ifRange === headers.etag || ifRange === headers["last-modified"] ||
+      (fault?.kind === "replace" && fault.ignoreIfRange === true);
+    const advertisesRanges = fault?.kind !== "no-range" && fault?.kind !== "no-length";
+    const honoursRange = advertisesRanges && fault?.kind !== "ignore-range" && ifRangeMatches;
+    if (advertisesRanges) headers["accept-ranges"] = "bytes";
     let status = 200;
-    let body = file;
+    let body = content;
     if (honoursRange) {
-      headers["accept-ranges"] = "bytes";
-      const parsed = parseRange(range, file.length);
-      if (parsed === "unsatisfiable") return answer(416, { "content-range": `bytes */${file.length}` });
+      const parsed = parseRange(range, content.length);
+      if (parsed === "unsatisfiable") return answer(416, { "content-range": `bytes */${content.length}` });
       if (parsed) {
+        const end = fault?.kind === "over-send" ? Math.min(content.length, parsed.end + fault.extra) : parsed.end;
         status = 206;
-        headers["content-range"] = `bytes ${parsed.start}-${parsed.end - 1}/${file.length}`;
-        body = file.subarray(parsed.start, parsed.end);
+        headers["content-range"] = `bytes ${parsed.start}-${end - 1}/${content.length}`;
+        body = content.subarray(parsed.start, end);
       }
     }
     if (fault?.kind !== "no-length") headers["content-length"] = String(body.length);
@@ -163,7 +239,7 @@ export async function startOrigin(opts: { files?: Record<string, Buffer> } = {})
       res.end();
       return;
     }
-    void writeBody(res, body, fault);
+    void writeBody(res, body, fault, pathname);
   };
 
   const server = http.createServer(handle);
@@ -183,10 +259,16 @@ export async function startOrigin(opts: { files?: Record<string, Buffer> } = {})
   return {
     port,
     url: (path) => `http://127.0.0.1:${port}${path.startsWith("/") ? path : `/${path}`}`,
-    setFile: (path, content) => void files.set(path, content),
+    setFile: (path, content) => void files.set(path, { content, version: (files.get(path)?.version ?? 0) + 1 }),
     bytesServed: () => served,
+    bytesServedFor: (path) => servedByPath.get(path) ?? 0,
+    setValidators: (path, mode) => void validators.set(path, mode),
     requests,
-    setFault: (path, fault) => void (fault === undefined ? faults.delete(path) : faults.set(path, fault)),
+    setFault: (path, fault) => {
+      gets.delete(path); // counts in `times`, `replace` and `grow` start from the fault
+      if (fault === undefined) faults.delete(path);
+      else faults.set(path, fault);
+    },
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
