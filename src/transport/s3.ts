@@ -26,6 +26,7 @@ import { BadRangeAnswerError, ObjectChangedError } from "./response-check.js";
 import { parseS3Url, requestTarget, type S3Settings } from "./s3-location.js";
 import { queryString, signRequest } from "./s3-signing.js";
 import { s3ErrorOf } from "./s3-xml.js";
+import { pinVersion } from "./response-check.js";
 
 export interface S3ClientOptions {
   connectTimeoutMs: number;
@@ -73,7 +74,7 @@ export class S3Client {
     const etag = headers.etag;
     if (etag !== undefined && etag !== "") this.pinned.set(url, etag);
     const length = /^\d+$/.test(headers["content-length"] ?? "") ? Number(headers["content-length"]) : undefined;
-    return { url, contentLength: length, acceptsRanges: true, status: 200, headers: withoutSecrets(headers) };
+    return { url, contentLength: length, acceptsRanges: true, status: 200, headers: withoutSecrets(headers), pin: pinVersion(headers) };
   }
 
   async getRange(url: string, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
