@@ -6,13 +6,12 @@
 // the origin through the scheduler conversation: what is asserted is WHERE dfget registered.
 // Failures after the probe passed (AnnounceHost, register): switching-register.test.ts;
 // all-down, manager and cache scenarios: switching-all-down.test.ts.
-import { after, describe, test } from "node:test";
+import { after, afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { DfgetRun } from "../support/cli.js";
 import type { FakeScheduler } from "../support/scheduler.js";
 import {
   CONNECT_TIMEOUT_MS,
-  allRigs,
   assertDownloaded,
   assertProtocolHygiene,
   assertRegisteredBy,
@@ -23,6 +22,7 @@ import {
   readCooldownFile,
   registrationCounts,
   startRig,
+  writeCooldownFile,
   type Rig,
 } from "./switching-harness.js";
 
@@ -43,11 +43,25 @@ const selectionMs = (run: DfgetRun): number => Math.round((run.json?.scheduler.a
 const extraOverBaseline = (run: DfgetRun): string =>
   `selection ${selectionMs(run)} ms = ${selectionMs(run) - baselineSelectMs} ms over healthy; run ${run.json?.durationMs} ms = ${(run.json?.durationMs ?? Number.NaN) - baselineMs} ms over healthy`;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Moves the owner's cooldown record `ms` into the past, as if that much time had gone by. */
+async function ageOwnerRecord(r: Rig, ms: number): Promise<void> {
+  const file = (await readCooldownFile(r))!;
+  const record = file.schedulers[r.owner.addr]!;
+  await writeCooldownFile(r, { ...file, schedulers: { ...file.schedulers, [r.owner.addr]: { ...record, lastFailureAt: record.lastFailureAt - ms } } });
+}
 
 after(async () => {
   await Promise.all(rigs.map((r) => r.stop()));
   if (figures.length > 0) console.log(`switching figures (connect timeout ${CONNECT_TIMEOUT_MS} ms):\n  ${figures.join("\n  ")}`);
+});
+
+// Every rig a test started must have seen only messages the fake (Go rules) accepted;
+// checked after each test, so every test stands alone.
+let checkedRigs = 0;
+afterEach(() => {
+  const fresh = rigs.slice(checkedRigs);
+  checkedRigs = rigs.length;
+  for (const r of fresh) assertProtocolHygiene(r);
 });
 
 /** The owner failed, candidate #2 took the registration, and the summary says so. */
@@ -113,9 +127,10 @@ describe("dfget scheduler switching (static --scheduler list of 3)", () => {
       const ownerProbeMs = run.json!.scheduler.attempts[0]!.ms;
       if (fault.name === "NOT_SERVING") assert.equal(r.owner.calls("Health/Check").length, 1, "asked once, then left alone");
       if (fault.name === "blackholed") {
-        // The dial deadline fired, not some longer default; the whole run stays bounded.
-        assert.ok(ownerProbeMs >= CONNECT_TIMEOUT_MS * 0.9 && ownerProbeMs < CONNECT_TIMEOUT_MS + 1000, `owner probe took ${ownerProbeMs} ms`);
-        assert.ok(run.json!.durationMs < CONNECT_TIMEOUT_MS + 3000, `run took ${run.json!.durationMs} ms`);
+        // The dial deadline fired, not before; the upper bounds only catch a hang or a
+        // much longer default, never a slow machine.
+        assert.ok(ownerProbeMs >= CONNECT_TIMEOUT_MS * 0.9 && ownerProbeMs < 10_000, `owner probe took ${ownerProbeMs} ms`);
+        assert.ok(run.json!.durationMs < 20_000, `run took ${run.json!.durationMs} ms`);
       }
       if (fault.name === "refused" || fault.name === "blackholed") {
         figures.push(`owner ${fault.name}: owner probe ${ownerProbeMs} ms; ${extraOverBaseline(run)}`);
@@ -161,7 +176,7 @@ describe("dfget scheduler switching (static --scheduler list of 3)", () => {
     await r.owner.refuse();
     await assertSwitchedToSecond(await dfget(r, [...r.staticArgs, "--cooldown", "1s"]), r, "refused");
     await r.owner.heal();
-    await sleep(1100);
+    await ageOwnerRecord(r, 10_000);
     const run = await dfget(r, [...r.staticArgs, "--cooldown", "1s"]);
     const json = await assertDownloaded(run, r);
     assert.equal(json.scheduler.used, r.owner.addr);
@@ -173,7 +188,7 @@ describe("dfget scheduler switching (static --scheduler list of 3)", () => {
     assertProtocolHygiene(r);
   });
 
-  test("--cooldown 2s retries a scheduler that failed > 2 s ago under the default interval", async () => {
+  test("--cooldown 2s retries a scheduler that failed 10 s ago, which the default interval still cools", async () => {
     const r = await rig();
     await r.owner.refuse();
     await assertSwitchedToSecond(await dfget(r, r.staticArgs), r, "refused");
@@ -184,7 +199,9 @@ describe("dfget scheduler switching (static --scheduler list of 3)", () => {
     const failedAt = (await readCooldownFile(r))!.schedulers[r.owner.addr]!.lastFailureAt;
     assert.equal(until - failedAt, 60_000, "the default interval (60 s) applied to the first run");
 
-    await sleep(2100);
+    await ageOwnerRecord(r, 10_000);
+    const aged = await dryRun(r, r.staticArgs);
+    assert.deepEqual(aged.schedulers.map((s) => s.cooling), [true, false, false], "10 s later the default interval still cools it");
     const run = await dfget(r, [...r.staticArgs, "--cooldown", "2s"]);
     const json = await assertDownloaded(run, r);
     assert.equal(json.scheduler.used, r.owner.addr, "the interval in force for THIS run decides");
@@ -192,11 +209,5 @@ describe("dfget scheduler switching (static --scheduler list of 3)", () => {
     assert.deepEqual(registrationCounts(r), [1, 1, 0]);
     assert.equal((await readCooldownFile(r))?.schedulers[r.owner.addr], undefined);
     assertProtocolHygiene(r);
-  });
-
-  test("every message dfget sent in these runs passed the fake's validation", () => {
-    const mine = allRigs.filter((r) => rigs.includes(r));
-    assert.ok(mine.length >= 7, `rigs checked: ${mine.length}`);
-    for (const r of mine) assertProtocolHygiene(r);
   });
 });
