@@ -4,6 +4,8 @@
 import { systemClock } from "../clock.js";
 import type { RunConfig } from "../config/types.js";
 import { OriginClient } from "../transport/origin.js";
+import { isS3Url } from "../transport/s3-location.js";
+import { s3ClientFor } from "../transport/s3-origin.js";
 import { pieceCount, pieceLengthFor } from "../task/piece-plan.js";
 import { taskIdOf } from "../task/task-id.js";
 import { CooldownLedger } from "../switching/cooldown.js";
@@ -30,7 +32,7 @@ export async function planDryRun(config: RunConfig, version: string, warn: (m: s
   });
   let contentLength: number | null = null;
   if (config.pieceLength === undefined) {
-    const origin = new OriginClient({
+    const origin = isS3Url(config.url) ? s3ClientFor(config, version) : new OriginClient({
       headers: config.headers,
       connectTimeoutMs: config.scheduler.connectTimeoutMs,
       readTimeoutMs: config.download.pieceTimeoutMs,

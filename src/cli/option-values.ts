@@ -4,6 +4,7 @@ import { MAX_CONCURRENT_FILES, MAX_DURATION_MS, MAX_PIECE_LENGTH, MAX_RETRIES, M
 import { checkDurationRange, parseDuration } from "../config/duration.js";
 import { formatSize, parseSize } from "../config/size.js";
 import { messageOf, UsageError } from "../errors.js";
+import { refuseUnsupportedObjectStorage } from "../transport/s3-location.js";
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Header values are bytes on the wire: tab, visible ASCII, space and obs-text, no CR/LF/NUL.
@@ -73,6 +74,7 @@ export function parseHttpUrl(s: string): string {
 
 /** Absolute URL with one of the given schemes, WHATWG-normalised. */
 export function parseSourceUrl(s: string, schemes: readonly string[] = ["http:", "https:", "s3:"]): string {
+  if (schemes.includes("s3:")) refuseUnsupportedObjectStorage(s);
   let url: URL;
   const expected = schemes.map((p) => `${p}//`).join(", ");
   try {

@@ -33,17 +33,15 @@ export interface RunOptions {
   /** Parse the JSON summary from stderr instead of stdout (with -O -). */
   jsonFromStderr?: boolean;
   stdoutEncoding?: BufferEncoding | "buffer";
+  /** Written to the child's stdin, then closed (stdin is empty otherwise). */
+  input?: string | Buffer;
 }
 
-/**
- * A clean environment: no user config, no cluster env, no colours. TMPDIR passes through so
- * a temp file dfget forgets lands where the test command checks for leftovers.
- */
+/** A clean environment: no user config, no cluster env, no colours. */
 export function baseEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    TMPDIR: process.env.TMPDIR,
     XDG_CONFIG_HOME: "/nonexistent-dfget-test-config",
     NO_COLOR: "1",
     ...extra,
@@ -55,7 +53,9 @@ export function runDfget(args: string[], opts: RunOptions = {}): Promise<DfgetRu
   return new Promise((resolvePromise, reject) => {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.env ?? baseEnv())) if (v !== undefined) env[k] = v;
-    const child = spawn(process.execPath, [DFGET_BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [DFGET_BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env, stdio: ["pipe", "pipe", "pipe"] });
+    // An empty stdin unless the test gives one (as "ignore" would, but writable when asked).
+    child.stdin.end(opts.input ?? "");
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
