@@ -6,6 +6,8 @@ import { setMaxListeners } from "node:events";
 import { createRequire } from "node:module";
 import { ExitCode, InterruptedError, TimeoutError, UsageError, exitCodeOf, messageOf } from "../errors.js";
 import type { RunConfig } from "../config/types.js";
+import { formatDuration } from "../config/duration.js";
+import { ERROR_PREFIX, userMessage } from "./error-text.js";
 
 export function packageVersion(): string {
   const require = createRequire(import.meta.url);
@@ -29,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     config = parsed.config;
   } catch (err) {
-    process.stderr.write(`dfget: ${messageOf(err)}\n`);
+    process.stderr.write(`${ERROR_PREFIX} ${userMessage(err)}\n`);
     // The summary is promised on every failure, usage errors included.
     if (argv.includes("--json")) await printUsageFailureSummary(argv, err);
     return exitCodeOf(err);
@@ -57,12 +59,16 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(out);
       return ExitCode.ok;
     } catch (err) {
-      renderer.error(messageOf(err));
+      renderer.error(userMessage(err));
       return exitCodeOf(err);
     }
   }
 
   const started = Date.now();
+  // A write error on stdout (ENOSPC, EPIPE) reaches the writer through its callback and
+  // becomes exit 23 with a message; the stream's own 'error' event, emitted right after,
+  // must not crash the process silently with exit 1.
+  if (config.output === "-") process.stdout.on("error", () => undefined);
   const download = new Download(config, { version, cluster: clusterPlanFor(config, version) });
   renderer.attach(download);
 
@@ -84,7 +90,7 @@ export async function main(argv: string[]): Promise<number> {
   process.on("SIGINT", sigint);
   process.on("SIGTERM", sigterm);
   const runTimer = setTimeout(
-    () => controller.abort(new TimeoutError("run", `--timeout of ${config.timeoutMs} ms reached`)),
+    () => controller.abort(new TimeoutError("run", `--timeout ${formatDuration(config.timeoutMs)} reached`)),
     Math.min(config.timeoutMs, 2 ** 31 - 1),
   );
 
@@ -101,8 +107,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const code = failure === undefined ? ExitCode.ok : exitCodeOf(failure);
-  renderer.finish(failure === undefined);
-  if (failure !== undefined) renderer.error(messageOf(failure));
+  renderer.finish(failure === undefined, { report: download.report, durationMs: Date.now() - started });
+  if (failure !== undefined) renderer.error(userMessage(failure, config.output));
   if (config.json) {
     const summary = buildSummary(download.report, { code, error: failure, durationMs: Date.now() - started });
     const out = config.output === "-" ? process.stderr : process.stdout;

@@ -1,12 +1,19 @@
 // What the user sees on stderr while a download runs: a cli-progress bar on a TTY,
-// plain periodic lines otherwise, nothing with -q / --progress none (errors aside).
-// It only subscribes to download events; nothing below cli/ prints.
+// plain periodic lines otherwise, nothing with -q / --progress none (errors aside), and
+// on a TTY one closing "saved PATH (…)" line. It only subscribes to download events;
+// nothing below cli/ prints. The bar line itself is composed in progress-line.ts to fit
+// the terminal's width; line wrap stays on so notices print whole.
 import cliProgress from "cli-progress";
 import { Chalk, type ChalkInstance } from "chalk";
 import type { EventEmitter } from "node:events";
 import type { ColorMode, ProgressMode } from "../config/types.js";
 import type { DownloadEvents, ProgressValue } from "../engine/events.js";
+import type { DownloadReport } from "../engine/report.js";
 import type { Attempt } from "../switching/selector.js";
+import { ERROR_PREFIX } from "./error-text.js";
+import { barLine, formatBytes, RateMeter, savedLine } from "./progress-line.js";
+
+export { formatBytes };
 
 export interface RenderOptions {
   progress: ProgressMode;
@@ -17,6 +24,14 @@ export interface RenderOptions {
   env: NodeJS.ProcessEnv;
   /** Plain-line period (non-TTY). */
   lineIntervalMs?: number;
+  /** Milliseconds clock for rates and ETA; Date.now by default. */
+  now?: () => number;
+}
+
+/** How a finished run went, for the closing "saved …" line. */
+export interface FinishedRun {
+  report: DownloadReport;
+  durationMs: number;
 }
 
 /** Colour level from --color, NO_COLOR, FORCE_COLOR, TERM=dumb and whether stderr is a TTY. */
@@ -29,17 +44,6 @@ export function colorLevel(mode: ColorMode, env: NodeJS.ProcessEnv, isTTY: boole
   return isTTY ? 1 : 0;
 }
 
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
-}
-
 export class Renderer {
   private readonly opts: RenderOptions;
   private readonly chalk: ChalkInstance;
@@ -48,11 +52,15 @@ export class Renderer {
   private lineTimer: NodeJS.Timeout | undefined;
   private last: ProgressValue | undefined;
   private lastFailed: Attempt | undefined;
-  private readonly startedAt = Date.now();
+  private readonly now: () => number;
+  private readonly rate = new RateMeter();
+  private readonly startedAt: number;
   private scheduler = "";
 
   constructor(opts: RenderOptions) {
     this.opts = opts;
+    this.now = opts.now ?? Date.now;
+    this.startedAt = this.now();
     const isTTY = opts.stream.isTTY === true;
     this.chalk = new Chalk({ level: colorLevel(opts.color, opts.env, isTTY) });
     const wanted = opts.quiet ? "none" : opts.progress;
@@ -73,42 +81,44 @@ export class Renderer {
   /** Errors are printed even with -q. */
   error(message: string): void {
     this.clearBar();
-    this.opts.stream.write(`${this.chalk.red("dfget: error:")} ${message}\n`);
+    this.opts.stream.write(`${this.chalk.red(ERROR_PREFIX)} ${message}\n`);
   }
 
-  finish(ok: boolean): void {
+  /** Ends the display; on success on a TTY with progress on, says where the file went. */
+  finish(ok: boolean, run?: FinishedRun): void {
     if (this.lineTimer) clearInterval(this.lineTimer);
     this.lineTimer = undefined;
     if (this.bar) {
-      if (ok && this.last) this.bar.update(this.last.transferred, this.barPayload(this.last));
+      if (ok && this.last) this.bar.update(this.last.transferred);
       this.bar.stop();
       this.bar = undefined;
     } else if (this.mode === "line" && ok && this.last) {
       this.opts.stream.write(`${this.line(this.last)}\n`);
     }
+    if (ok && run && this.mode !== "none" && this.opts.stream.isTTY === true) {
+      this.opts.stream.write(`dfget: ${savedLine(run.report, run.durationMs)}\n`);
+    }
   }
 
   private onProgress(p: ProgressValue): void {
     this.last = p;
+    this.rate.sample(p.transferred, this.now());
     if (this.mode === "bar") {
       if (!this.bar) {
-        this.bar = new cliProgress.SingleBar(
-          {
-            stream: this.opts.stream,
-            format: `{bar} {percentage}% | {done}/{size} | {speed} | ETA {eta_formatted} {sched}`,
-            barCompleteChar: "█",
-            barIncompleteChar: "░",
-            hideCursor: true,
-            clearOnComplete: false,
-            fps: 10,
-            etaBuffer: 50,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-        this.bar.start(p.total ?? 0, p.transferred, this.barPayload(p));
+        this.bar = new cliProgress.SingleBar({
+          stream: this.opts.stream,
+          // Composed by us to fit the width; cli-progress keeps the redraw timing and cursor.
+          format: () => this.barText(),
+          hideCursor: true,
+          clearOnComplete: false,
+          // Keep the terminal's line wrap on: notices printed meanwhile must wrap, not clip.
+          linewrap: true,
+          fps: 10,
+        });
+        this.bar.start(p.total ?? 0, p.transferred);
       } else {
         if (p.total !== undefined) this.bar.setTotal(p.total);
-        this.bar.update(p.transferred, this.barPayload(p));
+        this.bar.update(p.transferred);
       }
     } else if (this.mode === "line" && !this.lineTimer) {
       this.lineTimer = setInterval(() => this.last && this.opts.stream.write(`${this.line(this.last)}\n`), this.opts.lineIntervalMs ?? 2000);
@@ -146,25 +156,24 @@ export class Renderer {
     // cli-progress saved the cursor (ESC 7) where the bar started and restores it on stop;
     // after our line scrolled the screen that spot is stale, so save the new one.
     if (this.bar && this.opts.stream.isTTY) this.opts.stream.write("\x1b7");
-    if (this.bar && this.last) this.bar.update(this.last.transferred, this.barPayload(this.last));
+    if (this.bar && this.last) this.bar.update(this.last.transferred);
   }
 
   private clearBar(): void {
     if (this.bar && this.opts.stream.isTTY) this.opts.stream.write("\r\x1b[K");
   }
 
+  /** Smoothed once known; before that, the average since the start (0 at the very start). */
   private speed(p: ProgressValue): number {
-    const secs = (Date.now() - this.startedAt) / 1000;
-    return secs > 0 ? p.transferred / secs : 0;
+    const secs = (this.now() - this.startedAt) / 1000;
+    return this.rate.bytesPerSecond ?? (secs > 0 ? p.transferred / secs : 0);
   }
 
-  private barPayload(p: ProgressValue): Record<string, string> {
-    return {
-      done: formatBytes(p.transferred),
-      size: p.total === undefined ? "?" : formatBytes(p.total),
-      speed: `${formatBytes(Math.round(this.speed(p)))}/s`,
-      sched: this.scheduler ? this.chalk.dim(`via ${this.scheduler}`) : "",
-    };
+  /** The bar line for the stream's current width (a resized terminal is followed). */
+  private barText(): string {
+    const p = this.last;
+    if (!p) return "";
+    return barLine({ transferred: p.transferred, total: p.total, rate: this.rate.bytesPerSecond, scheduler: this.scheduler }, this.opts.stream.columns || 80);
   }
 
   /** One plain line, no control characters. */

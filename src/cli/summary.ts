@@ -1,6 +1,6 @@
 // The --json summary object of the contract (cli.md, "JSON summary"): one line, always
 // printed, also on failure. Fields may be added, never removed.
-import { messageOf } from "../errors.js";
+import { userMessage } from "./error-text.js";
 import type { DownloadReport } from "../engine/report.js";
 
 export { emptyReport } from "../engine/report.js";
@@ -30,7 +30,7 @@ export function buildSummary(report: DownloadReport, end: { code: number; error:
   return {
     ok: end.code === 0,
     exitCode: end.code,
-    error: end.error === undefined ? null : messageOf(end.error),
+    error: end.error === undefined ? null : userMessage(end.error, report.output),
     url: report.url === "" ? "" : redactUrl(report.url),
     output: report.output,
     taskId: report.taskId,
