@@ -30,14 +30,13 @@ function assertFailure(run: DfgetRun, code: number, messagePart: RegExp): void {
 }
 
 /**
- * --timeout 1s fired, not the origin's 30 s read deadline: the run itself (durationMs, from
- * the start of the download) ends within ~1 s, and the whole process, node start-up
- * included, well before the read deadline even on a loaded machine.
+ * --timeout 1s fired (its own message), not an origin read deadline, and not before the
+ * second was up. How soon after is not asserted: runDfget's deadline catches a hang.
  */
 function assertPromptTimeout(run: DfgetRun): void {
+  assert.match(run.json?.error ?? "", /--timeout of 1000 ms reached/);
   const ran = run.json?.durationMs ?? Number.NaN;
-  assert.ok(ran >= 900 && ran < 4000, `run lasted ${ran} ms`);
-  assert.ok(run.ms < 12_000, `process took ${run.ms} ms`);
+  assert.ok(ran >= 900, `run lasted ${ran} ms`);
 }
 
 before(async () => {
@@ -227,26 +226,25 @@ describe("dfget exit codes (direct origin, no cluster)", { concurrency: 4 }, () 
       const w = await tempDir();
       await mkdir(w.state, { recursive: true });
       const tag = `/slow.bin?signal=${signal}`;
-      let signalledAt = 0;
+      let signalled = false;
+      const servedBefore = origin.bytesServedFor("/slow.bin");
       const run = await runDfget([origin.url(tag), "-O", w.out, "--state-dir", w.state, "--json"], {
         onSpawn: (child) => {
           const bodyStarted = (): boolean => origin.requests.some((r) => r.path === tag && r.method === "GET" && r.status === 206);
-          waitFor(`GET ${tag}`, bodyStarted, 15_000)
-            .then(() => new Promise((resolve) => setTimeout(resolve, 200)))
-            .then(
-              () => {
-                signalledAt = Date.now();
-                child.kill(signal);
-              },
-              () => child.kill("SIGKILL"),
-            );
+          waitFor(`GET ${tag}`, bodyStarted).then(
+            () => {
+              signalled = true;
+              child.kill(signal);
+            },
+            () => child.kill("SIGKILL"),
+          );
         },
       });
-      const exitedAfterMs = Date.now() - signalledAt;
-      assert.ok(signalledAt > 0, "the signal was sent mid-download");
+      assert.ok(signalled, "the signal was sent mid-download");
       assert.equal(run.signal, null, "dfget handles the signal and exits with a code");
       assertFailure(run, code, new RegExp(signal));
-      assert.ok(exitedAfterMs < 3000, `exited ${exitedAfterMs} ms after ${signal}: the slow body (10 s) was not cut short`);
+      const served = origin.bytesServedFor("/slow.bin") - servedBefore;
+      assert.ok(served < SLOW.length, `the slow body (10 s) was not cut short: ${served} bytes sent`);
       assert.equal(await exists(w.out), false);
       assert.deepEqual(await partFiles(w.dir), []);
     });
