@@ -55,18 +55,36 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
  * returns the next one. Resolves with what was written.
  */
 export async function updateJsonFile<T>(path: string, fallback: T, change: (current: T) => T, onWarning: Warn): Promise<T> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const release = await lockfile.lock(path, {
-    realpath: false,
-    stale: 10_000,
-    update: 2_000,
-    retries: { retries: 1000, factor: 1.2, minTimeout: 2, maxTimeout: 50, randomize: true },
-  });
+  const dir = dirname(path);
+  const known = unwritableDirs.get(dir);
+  if (known !== undefined) throw known; // already failed this run: do not wait on it again
   try {
-    const next = change(await readJsonFile(path, fallback, onWarning));
-    await writeJsonAtomic(path, next);
-    return next;
-  } finally {
-    await release();
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const release = await lockfile.lock(path, LOCK_OPTIONS);
+    try {
+      const next = change(await readJsonFile(path, fallback, onWarning));
+      await writeJsonAtomic(path, next);
+      return next;
+    } finally {
+      await release().catch(() => undefined);
+    }
+  } catch (err) {
+    if (UNWRITABLE_CODES.has((err as NodeJS.ErrnoException).code ?? "")) unwritableDirs.set(dir, err);
+    throw err;
   }
 }
+
+/**
+ * Lock waits are bounded to about 1 s in all (no jitter: 10 ms growing ×1.35 to 150 ms,
+ * 12 tries): a run never stalls on a state file someone else holds; it goes on in memory.
+ */
+const LOCK_OPTIONS = {
+  realpath: false,
+  stale: 10_000,
+  update: 2_000,
+  retries: { retries: 12, factor: 1.35, minTimeout: 10, maxTimeout: 150, randomize: false },
+};
+
+/** Failures that will not go away within one run: read-only, no permission, not a dir. */
+const UNWRITABLE_CODES = new Set(["EROFS", "EACCES", "EPERM", "ENOTDIR", "EEXIST", "ENOSPC", "EDQUOT", "ELOCKED"]);
+const unwritableDirs = new Map<string, unknown>();

@@ -13,6 +13,13 @@ export interface PieceFileOptions {
   overwrite: boolean;
   /** Final size when known: the temp file is sized up front so out-of-order writes fit. */
   size?: number;
+  /** A fixed partial path (the resumable `.NAME.dfget.part`) instead of a random one. */
+  partPath?: string;
+  /** With partPath: keep what an earlier run wrote there (resume) instead of starting empty. */
+  reuse?: boolean;
+  /** `-O -`: the file is unlinked as soon as it is open, so no copy outlives the process
+   *  (kill -9 included). tempPath then names the open descriptor (/proc/self/fd/N). */
+  anonymous?: boolean;
 }
 
 type PieceFileState = "open" | "committed" | "aborted";
@@ -36,6 +43,17 @@ async function existsNoFollow(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * Unlinks a just-opened file so that no name outlives the process. Readers reach it through
+ * /proc/self/fd (Linux); where that does not exist the name is kept and removed at the end.
+ */
+async function unlinkWhileOpen(path: string, handle: FileHandle): Promise<string> {
+  const byDescriptor = `/proc/self/fd/${handle.fd}`;
+  if (!(await existsNoFollow(byDescriptor).catch(() => false))) return path;
+  await rm(path, { force: true });
+  return byDescriptor;
+}
+
 /** Errors from link(2) meaning "this filesystem has no hard links", not "target exists". */
 const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK", "EXDEV"]);
 
@@ -46,6 +64,8 @@ export class PieceFile {
   private readonly size: number | undefined;
   private handle: FileHandle | undefined;
   private state: PieceFileState = "open";
+  /** Unlinked at creation: nothing to remove, and nowhere to commit to. */
+  private anonymous = false;
 
   private constructor(outputPath: string, tempPath: string, handle: FileHandle, opts: PieceFileOptions) {
     this.outputPath = outputPath;
@@ -80,20 +100,26 @@ export class PieceFile {
       throw new WriteError(`cannot write ${output}: directory ${dir} is not writable`, { cause: err });
     }
 
-    if (await existsNoFollow(output)) {
+    let replacedMode: number | undefined;
+    if (!opts.anonymous && (await existsNoFollow(output))) {
       if (!opts.overwrite) throw new OutputExistsError(`output ${output} already exists (use --overwrite to replace it)`);
       const info = await lstat(output).catch(() => undefined);
       if (info?.isDirectory()) throw new WriteError(`cannot write ${output}: it is a directory`);
+      if (info?.isFile()) replacedMode = info.mode & 0o7777; // --overwrite keeps the file's mode
     }
 
-    const tempPath = join(dir, `.${basename(output)}.dfget-${randomBytes(6).toString("hex")}.part`);
+    let tempPath = opts.partPath ?? join(dir, `.${basename(output)}.dfget-${randomBytes(6).toString("hex")}.part`);
     let handle: FileHandle;
     try {
-      handle = await open(tempPath, "wx", 0o644);
+      const flags = opts.partPath === undefined ? "wx" : opts.reuse && (await existsNoFollow(tempPath)) ? "r+" : "w";
+      handle = await open(tempPath, flags, 0o644);
+      if (replacedMode !== undefined) await handle.chmod(replacedMode);
     } catch (err) {
       throw writeErrorFrom("create", tempPath, err);
     }
+    if (opts.anonymous) tempPath = await unlinkWhileOpen(tempPath, handle);
     const file = new PieceFile(output, tempPath, handle, opts);
+    file.anonymous = tempPath.startsWith("/proc/self/fd/");
     if (opts.size !== undefined && opts.size > 0) {
       try {
         // Sparse on most filesystems; it only reserves the length, so out-of-order
@@ -155,6 +181,15 @@ export class PieceFile {
     this.state = "committed";
   }
 
+  /** Closes the temp file and leaves it where it is (a partial kept for resume). */
+  async keep(): Promise<void> {
+    if (this.state !== "open") return;
+    this.state = "aborted";
+    const handle = this.handle;
+    this.handle = undefined;
+    if (handle) await handle.close().catch(() => undefined);
+  }
+
   /** Closes and removes the temp file. Idempotent; never throws; a no-op after commit. */
   async abort(): Promise<void> {
     if (this.state !== "open") return;
@@ -162,7 +197,7 @@ export class PieceFile {
     const handle = this.handle;
     this.handle = undefined;
     if (handle) await handle.close().catch(() => undefined);
-    await rm(this.tempPath, { force: true }).catch(() => undefined);
+    if (!this.anonymous) await rm(this.tempPath, { force: true }).catch(() => undefined);
   }
 
   /**
@@ -172,6 +207,7 @@ export class PieceFile {
   removeTempSync(): void {
     if (this.state !== "open") return;
     this.state = "aborted";
+    if (this.anonymous) return;
     try {
       unlinkSync(this.tempPath);
     } catch {

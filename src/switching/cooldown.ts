@@ -157,6 +157,8 @@ export class CooldownLedger {
    * Locked read-modify-write of the file. Resolves with the merged records, or undefined
    * when there is no file (in-memory ledger) or it could not be written (warned).
    */
+  private persistFailed = false;
+
   private async persist(change: (records: Map<string, CooldownRecord>) => void): Promise<Map<string, CooldownRecord> | undefined> {
     const path = this.path;
     if (path === undefined) return undefined;
@@ -170,7 +172,9 @@ export class CooldownLedger {
       }, this.warn);
       return merged;
     } catch (err) {
-      this.warn(`cannot update ${path}: ${messageOf(err)}; cooldown kept in memory for this run only`);
+      // One line per run: the state dir will not become writable meanwhile.
+      if (!this.persistFailed) this.warn(`cannot update ${path}: ${messageOf(err)}; cooldown kept in memory for this run only`);
+      this.persistFailed = true;
       return undefined;
     }
   }

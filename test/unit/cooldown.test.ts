@@ -271,13 +271,21 @@ describe("50 concurrent processes", () => {
     const dir = freshDir();
     const own = Array.from({ length: 50 }, (_, i) => `10.0.0.${i + 1}:8002`);
     const results = await Promise.all(own.map((addr, i) => runWriter(dir, i % 5 === 0 ? [addr, SHARED] : [addr])));
-    for (const { code, stderr } of results) assert.equal(code, 0, stderr);
+    // Lock waits are bounded (~1 s, issue 11): under load a writer may give up and keep its
+    // cooldown in memory — exit 3 with exactly one warning line — but never tears the file
+    // or loses another writer's record.
+    for (const { code, stderr } of results) {
+      assert.ok(code === 0 || (code === 3 && stderr.trim().split("\n").length === 1 && /in memory/.test(stderr)), `${code}: ${stderr}`);
+    }
 
     const file = await readLedgerFile(dir); // throws if the JSON were torn
     assert.equal(file.version, 1);
-    assert.deepEqual(Object.keys(file.schedulers).sort(), [...own, SHARED].sort());
-    for (const addr of own) assert.equal(file.schedulers[addr]?.failures, 1, addr);
-    assert.equal(file.schedulers[SHARED]?.failures, 10);
+    const landed = own.filter((_, i) => results[i]?.code === 0);
+    assert.ok(landed.length > 0);
+    for (const addr of landed) assert.equal(file.schedulers[addr]?.failures, 1, addr);
+    const sharedLanded = own.filter((_, i) => i % 5 === 0 && results[i]?.code === 0).length;
+    const shared = file.schedulers[SHARED]?.failures ?? 0;
+    assert.ok(shared >= sharedLanded && shared <= 10, `shared failures ${shared}`);
     assert.equal((await stat(cooldownFilePath(dir))).mode & 0o777, 0o600);
   });
 });
