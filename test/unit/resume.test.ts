@@ -195,10 +195,10 @@ describe("state files", () => {
     await writeFile(path, "{}");
     const release = await lockfile.lock(path, { realpath: false });
     try {
-      const err = await updateJsonFile(path, {}, () => ({ a: 1 }), () => undefined).catch((e: unknown) => e);
+      const err = await updateJsonFile<object>(path, {}, () => ({ a: 1 }), () => undefined).catch((e: unknown) => e);
       assert.equal((err as NodeJS.ErrnoException).code, "ELOCKED");
       // Known to be stuck for this run: the next update fails without waiting again.
-      const again = await updateJsonFile(path, {}, () => ({ a: 1 }), () => undefined).catch((e: unknown) => e);
+      const again = await updateJsonFile<object>(path, {}, () => ({ a: 1 }), () => undefined).catch((e: unknown) => e);
       assert.equal(again, err);
     } finally {
       await release();
