@@ -6,9 +6,8 @@ import { createSchedulerList, type SchedulerList } from "../cluster/resolve.js";
 import { createChannelCredentials } from "../rpc/channels.js";
 import { probe } from "../rpc/health.js";
 import { localIdentity } from "../engine/host.js";
-import type { ClusterPlan } from "../engine/scheduled.js";
 
-export function schedulerListFor(config: RunConfig, version: string, onWarning?: (m: string) => void): SchedulerList {
+export function schedulerListFor(config: RunConfig, version: string, onWarning?: (m: string) => void, deadline?: number): SchedulerList {
   const me = localIdentity(config.host);
   return createSchedulerList(
     {
@@ -26,31 +25,13 @@ export function schedulerListFor(config: RunConfig, version: string, onWarning?:
       managerCredentials: createChannelCredentials(config.manager.tls, "manager"),
       connectTimeoutMs: config.scheduler.connectTimeoutMs,
       callTimeoutMs: Math.max(config.scheduler.connectTimeoutMs, 5000),
+      deadline,
     },
     {
       clock: systemClock,
       onWarning,
       // As the Rust dfdaemon: keep the first cluster (in manager order) with a healthy scheduler.
-      probe: (addr) => probe(addr, { credentials: createChannelCredentials(config.scheduler.tls, "scheduler"), deadlineMs: config.scheduler.connectTimeoutMs }),
+      probe: (addr) => probe(addr, { credentials: createChannelCredentials(config.scheduler.tls, "scheduler"), deadlineMs: config.scheduler.connectTimeoutMs, deadline }),
     },
   );
-}
-
-export function clusterPlanFor(config: RunConfig, version: string): ClusterPlan {
-  return {
-    async resolve() {
-      const list = schedulerListFor(config, version);
-      const first = await list.resolve();
-      return {
-        source: first.source,
-        addrs: first.addrs,
-        warning: first.warning,
-        async refresh() {
-          if (first.source !== "manager" && first.source !== "cache") return undefined;
-          const fresh = await list.refresh();
-          return fresh.source === "manager" ? fresh.addrs : undefined;
-        },
-      };
-    },
-  };
 }

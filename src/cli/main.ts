@@ -8,6 +8,8 @@ import { ExitCode, InterruptedError, TimeoutError, UsageError, exitCodeOf, messa
 import type { RunConfig } from "../config/types.js";
 import { formatDuration } from "../config/duration.js";
 import { ERROR_PREFIX, userMessage } from "./error-text.js";
+import type { RunResult } from "../engine/result.js";
+import type { Renderer } from "./render.js";
 
 export function packageVersion(): string {
   const require = createRequire(import.meta.url);
@@ -36,13 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     if (argv.includes("--json")) await printUsageFailureSummary(argv, err);
     return exitCodeOf(err);
   }
-  const [{ Download }, { Renderer }, { buildSummary }, { clusterPlanFor }] = await Promise.all([
-    import("../engine/run.js"),
-    import("./render.js"),
-    import("./summary.js"),
-    import("./cluster-plan.js"),
-  ]);
-
+  const { Renderer } = await import("./render.js");
   const renderer = new Renderer({
     progress: config.progress,
     color: config.color,
@@ -51,28 +47,70 @@ export async function main(argv: string[]): Promise<number> {
     stream: process.stderr,
     env: process.env,
   });
+  if (config.dryRun) return dryRun(config, version, renderer);
+  return download(config, version, renderer);
+}
 
-  if (config.dryRun) {
-    try {
-      const { runDryRun } = await import("./dry-run.js");
-      const out = await runDryRun(config, version, (m) => renderer.error(m));
-      process.stdout.write(out);
-      return ExitCode.ok;
-    } catch (err) {
-      renderer.error(userMessage(err));
-      return exitCodeOf(err);
-    }
+async function dryRun(config: RunConfig, version: string, renderer: Renderer): Promise<number> {
+  try {
+    const { runDryRun } = await import("./dry-run.js");
+    process.stdout.write(await runDryRun(config, version, (m) => renderer.error(m)));
+    return ExitCode.ok;
+  } catch (err) {
+    renderer.error(userMessage(err));
+    return exitCodeOf(err);
   }
+}
 
-  const started = Date.now();
+/** One download: wire its parts, run it under the run's signal, print the summary. */
+async function download(config: RunConfig, version: string, renderer: Renderer): Promise<number> {
+  const [{ DownloadRun }, { buildSummary }, { processPartsFor, runPartsFor }] = await Promise.all([
+    import("../engine/run.js"),
+    import("./summary.js"),
+    import("./compose.js"),
+  ]);
+  const shared = processPartsFor(config, version);
+  let parts: ReturnType<typeof runPartsFor>;
+  try {
+    parts = runPartsFor(config, version, shared);
+  } catch (err) {
+    renderer.error(userMessage(err));
+    return exitCodeOf(err);
+  }
   // A write error on stdout (ENOSPC, EPIPE) reaches the writer through its callback and
   // becomes exit 23 with a message; the stream's own 'error' event, emitted right after,
   // must not crash the process silently with exit 1.
   if (config.output === "-") process.stdout.on("error", () => undefined);
-  const download = new Download(config, { version, cluster: clusterPlanFor(config, version) });
-  renderer.attach(download);
-
+  const run = new DownloadRun(parts);
+  renderer.attach(run);
   const controller = new AbortController();
+  const stopSignals = abortOnSignals(controller, run, config.timeoutMs);
+  let result: RunResult;
+  try {
+    result = await run.run(controller.signal);
+  } finally {
+    stopSignals();
+    await shared.close();
+    await parts.origin.close();
+  }
+  // An abort surfaces as whatever the aborted operation threw; the reason is what counts.
+  const failure = result.error === undefined ? undefined : controller.signal.aborted ? controller.signal.reason : result.error;
+  const code = failure === undefined ? ExitCode.ok : exitCodeOf(failure);
+  renderer.finish(failure === undefined, { report: result, durationMs: result.timings.durationMs });
+  if (failure !== undefined) renderer.error(userMessage(failure, config.output));
+  if (config.json) {
+    const summary = buildSummary(result, { code, error: failure, durationMs: result.timings.durationMs });
+    const out = config.output === "-" ? process.stderr : process.stdout;
+    out.write(`${JSON.stringify(summary)}\n`);
+  }
+  return code;
+}
+
+/**
+ * SIGINT/SIGTERM and --timeout abort the run's signal with a typed reason; a second
+ * signal removes the temp file and exits at once. Returns the function that disarms them.
+ */
+function abortOnSignals(controller: AbortController, run: { removeTempSync(): void }, timeoutMs: number): () => void {
   // Every transfer in flight listens on the run's signal (concurrentPieceCount may be > 10).
   setMaxListeners(0, controller.signal);
   let signalled = 0;
@@ -80,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
     signalled++;
     if (signalled > 1) {
       // Second signal: the user insists. Leave nothing half-written and go.
-      download.removeTempSync();
+      run.removeTempSync();
       process.exit(signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
     }
     controller.abort(new InterruptedError(signal));
@@ -89,41 +127,21 @@ export async function main(argv: string[]): Promise<number> {
   const sigterm = (): void => onSignal("SIGTERM");
   process.on("SIGINT", sigint);
   process.on("SIGTERM", sigterm);
-  const runTimer = setTimeout(
-    () => controller.abort(new TimeoutError("run", `--timeout ${formatDuration(config.timeoutMs)} reached`)),
-    Math.min(config.timeoutMs, 2 ** 31 - 1),
-  );
-
-  let failure: unknown;
-  try {
-    await download.run(controller.signal);
-  } catch (err) {
-    // An abort surfaces as whatever the aborted operation threw; the reason is what counts.
-    failure = controller.signal.aborted ? controller.signal.reason : err;
-  } finally {
+  const runTimer = setTimeout(() => controller.abort(new TimeoutError("run", `--timeout ${formatDuration(timeoutMs)} reached`)), Math.min(timeoutMs, 2 ** 31 - 1));
+  return () => {
     clearTimeout(runTimer);
     process.off("SIGINT", sigint);
     process.off("SIGTERM", sigterm);
-  }
-
-  const code = failure === undefined ? ExitCode.ok : exitCodeOf(failure);
-  renderer.finish(failure === undefined, { report: download.report, durationMs: Date.now() - started });
-  if (failure !== undefined) renderer.error(userMessage(failure, config.output));
-  if (config.json) {
-    const summary = buildSummary(download.report, { code, error: failure, durationMs: Date.now() - started });
-    const out = config.output === "-" ? process.stderr : process.stdout;
-    out.write(`${JSON.stringify(summary)}\n`);
-  }
-  return code;
+  };
 }
 
 /** What we can say in the JSON summary when the command line itself was wrong. */
 async function printUsageFailureSummary(argv: string[], err: unknown): Promise<void> {
-  const { buildSummary, emptyReport } = await import("./summary.js");
+  const { buildSummary, emptyResult } = await import("./summary.js");
   const url = argv.find((a) => /^[a-z][a-z0-9+.-]*:\/\//i.test(a)) ?? "";
   const dash = argv.indexOf("-O") >= 0 ? argv.indexOf("-O") : argv.indexOf("--output");
   const output = dash >= 0 ? (argv[dash + 1] ?? "") : "";
   const code = exitCodeOf(err instanceof Error ? err : new UsageError(String(err)));
-  const summary = buildSummary(emptyReport(url, output, "none"), { code, error: err, durationMs: 0 });
+  const summary = buildSummary(emptyResult(url, output, "none"), { code, error: err, durationMs: 0 });
   (output === "-" ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);
 }

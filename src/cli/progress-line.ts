@@ -1,7 +1,7 @@
 // The pieces of the progress display that are pure: a smoothed transfer rate, an ETA that
 // is blank until a rate is known, the bar line fitted to the terminal width, and the
 // final "saved …" line. render.ts feeds them events and a clock; tests feed them numbers.
-import type { DownloadReport } from "../engine/report.js";
+import type { RunResult as DownloadReport } from "../engine/result.js";
 
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];

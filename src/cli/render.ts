@@ -8,7 +8,7 @@ import { Chalk, type ChalkInstance } from "chalk";
 import type { EventEmitter } from "node:events";
 import type { ColorMode, ProgressMode } from "../config/types.js";
 import type { DownloadEvents, ProgressValue } from "../engine/events.js";
-import type { DownloadReport } from "../engine/report.js";
+import type { RunResult as DownloadReport } from "../engine/result.js";
 import type { Attempt } from "../switching/selector.js";
 import { ERROR_PREFIX } from "./error-text.js";
 import { barLine, formatBytes, RateMeter, savedLine } from "./progress-line.js";

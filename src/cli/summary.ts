@@ -1,9 +1,9 @@
 // The --json summary object of the contract (cli.md, "JSON summary"): one line, always
 // printed, also on failure. Fields may be added, never removed.
 import { userMessage } from "./error-text.js";
-import type { DownloadReport } from "../engine/report.js";
+import type { RunResult } from "../engine/result.js";
 
-export { emptyReport } from "../engine/report.js";
+export { emptyResult } from "../engine/result.js";
 import { redactUrl } from "../net/redact.js";
 
 export interface Summary {
@@ -18,14 +18,14 @@ export interface Summary {
   bytesWritten: number;
   durationMs: number;
   bytesPerSecond: number;
-  pieces: DownloadReport["pieces"];
+  pieces: RunResult["pieces"];
   backToSource: boolean;
-  scheduler: { used: string | null; switches: number; attempts: DownloadReport["scheduler"]["attempts"] };
+  scheduler: { used: string | null; switches: number; attempts: RunResult["scheduler"]["attempts"] };
   digest: string | null;
-  cluster: DownloadReport["cluster"];
+  cluster: RunResult["cluster"];
 }
 
-export function buildSummary(report: DownloadReport, end: { code: number; error: unknown; durationMs: number }): Summary {
+export function buildSummary(report: RunResult, end: { code: number; error: unknown; durationMs: number }): Summary {
   const seconds = end.durationMs / 1000;
   return {
     ok: end.code === 0,

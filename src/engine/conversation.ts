@@ -1,31 +1,25 @@
-// The AnnouncePeer conversation with ONE scheduler, as a state machine (grpc-js style:
-// one guarded transition function; callbacks from a stream we already left are
-// dropped). It ends in one of four ways and download.ts decides what happens next —
-// on "broken" it asks the selector for the next scheduler and starts a new
-// conversation with a fresh peer id; the PieceState survives, so finished pieces stay.
-import type * as grpc from "@grpc/grpc-js";
-import type { SchedulerClient, AnnouncePeerRequest, AnnouncePeerResponse } from "../gen/scheduler/v2/scheduler.js";
-import { TrafficType, type Download, type Peer, type Piece } from "../gen/common/v2/common.js";
+// The AnnouncePeer conversation with ONE scheduler, as a pure state machine: stream and
+// transfer events go in, commands come out (grpc-js subchannel style: one guarded
+// transition function, entry actions in one switch; events that arrive in a state that
+// does not expect them are dropped). No I/O, no timers: announce-call.ts carries the
+// commands out. It ends in one of four ways and the session decides what happens next —
+// on "broken" it asks the selector for the next scheduler and starts a new conversation
+// with a fresh peer id; the piece ledger survives, so finished pieces stay.
+import type { AnnouncePeerRequest, AnnouncePeerResponse } from "../gen/scheduler/v2/scheduler.js";
+import type { Download, Peer } from "../gen/common/v2/common.js";
+import { messageOf } from "../errors.js";
 import { classifyGrpcFailure, type AttemptOutcome } from "../switching/outcomes.js";
-import { DfgetError, OriginHttpError, messageOf } from "../errors.js";
-import { ParentFetcher } from "./parents.js";
-import { fetchPiecesFromOrigin } from "./origin-pieces.js";
-import type { OriginClient } from "../transport/origin.js";
-import type { FinishedPiece, PieceState } from "./piece-ledger.js";
+import type { FinishedPiece } from "./piece-ledger.js";
 
-export enum ConversationState {
-  Registering = "Registering",
-  Waiting = "Waiting",
-  Downloading = "Downloading",
-  BackToSource = "BackToSource",
-  Finishing = "Finishing",
-  Done = "Done",
-  Broken = "Broken",
+/** The stream broke while the origin was our source: the download goes on, the scheduler still failed. */
+export interface LostScheduler {
+  outcome: AttemptOutcome;
+  detail: string;
 }
 
 export type ConversationEnd =
   /** Every piece is here and the scheduler was told. */
-  | { kind: "finished"; via: "parents" | "origin" | "empty"; lost?: { outcome: AttemptOutcome; detail: string } }
+  | { kind: "finished"; via: "parents" | "origin" | "empty"; lost?: LostScheduler }
   /** Transport failure: switch to the next scheduler (and cool this one, per outcome). */
   | { kind: "broken"; outcome: AttemptOutcome; detail: string; afterRegister: boolean }
   /** The scheduler answered with an application error; do not switch, go to the origin. */
@@ -33,95 +27,180 @@ export type ConversationEnd =
   /** The scheduler keeps us waiting for parents that never come (max schedule count). */
   | { kind: "gave-up"; detail: string };
 
-export interface ConversationOptions {
-  client: SchedulerClient;
-  addr: string;
-  hostId: string;
-  taskId: string;
-  peerId: string;
-  download: Download;
-  state: PieceState;
-  origin: OriginClient;
-  url: string;
-  contentLength: number;
-  concurrency: number;
-  pieceTimeoutMs: number;
-  scheduleTimeoutMs: number;
-  /** Pieces finished while no scheduler was listening; reported after DownloadPeerStarted. */
-  backlog: FinishedPiece[];
-  debug: (message: string) => void;
-  signal: AbortSignal;
-}
+/** Every state, with everything the conversation knows in it. `answers` counts scheduler answers. */
+export type ConversationState =
+  /** RegisterPeer sent; the schedule timer runs until the first answer. */
+  | { name: "Registering"; answers: 0 }
+  /** Parents are being asked for pieces. */
+  | { name: "Downloading"; answers: number; parents: Peer[] }
+  /** Parents could not give the rest; RescheduleRequest sent, the schedule timer runs. */
+  | { name: "Rescheduling"; answers: number }
+  /** The origin is our source; `lost` once the stream is gone (reporting stops, the download goes on). */
+  | { name: "BackToSource"; answers: number; lost?: LostScheduler }
+  /** Our final message is sent; waiting (bounded) for the scheduler to close the stream. */
+  | { name: "Closing"; end: ConversationEnd }
+  | { name: "Done"; end?: ConversationEnd };
+
+export type StateName = ConversationState["name"];
+
+export type ConversationEvent =
+  | { type: "answer"; response: AnnouncePeerResponse["response"] }
+  | { type: "streamError"; code: number; detail: string }
+  | { type: "streamEnd" }
+  /** The stream has its final status (after our final message: the scheduler closed it). */
+  | { type: "closed" }
+  | { type: "scheduleTimeout"; timeoutMs: number }
+  | { type: "finalWaitOver" }
+  | { type: "parentsDone"; result: "complete" | "exhausted" | "stopped" }
+  | { type: "originDone" }
+  | { type: "originFailed"; error: unknown }
+  | { type: "pieceFinished"; piece: FinishedPiece }
+  | { type: "pieceFailed"; pieceNumber: number; parentId: string }
+  | { type: "abort"; reason: unknown };
+
+export type Command =
+  | { kind: "send"; request: AnnouncePeerRequest["request"] }
+  | { kind: "reportPiece"; piece: FinishedPiece }
+  /** A piece finished while nobody listens: report it in the next conversation. */
+  | { kind: "keepForLater"; piece: FinishedPiece }
+  /** Report the pieces kept for later (feed them back as pieceFinished events). */
+  | { kind: "flushBacklog" }
+  | { kind: "fetchFromParents"; parents: Peer[] }
+  | { kind: "stopParents" }
+  | { kind: "backToSource" }
+  | { kind: "reschedule"; parents: Peer[] }
+  | { kind: "armScheduleTimer" }
+  | { kind: "clearScheduleTimer" }
+  | { kind: "armFinalWait" }
+  | { kind: "halfClose" }
+  | { kind: "cancelStream" }
+  /** The stream is gone: stop writing to it and drop its callbacks. */
+  | { kind: "forgetStream" }
+  | { kind: "end"; end: ConversationEnd }
+  /** The run must end with this error (the origin failed, or the signal fired). */
+  | { kind: "fail"; error: unknown }
+  | { kind: "debug"; message: string };
 
 /** Rust gives up after this many scheduler answers on one stream (client reference §4.2). */
-const MAX_SCHEDULE_COUNT = 5;
+export const MAX_SCHEDULE_COUNT = 5;
 
-/** Longest wait for the scheduler to close the stream after our final message. */
-const FINAL_ANSWER_WAIT_MS = 1000;
+/** Which states each state may move to; transition() refuses everything else. */
+const NEXT: Record<StateName, readonly StateName[]> = {
+  Registering: ["Downloading", "BackToSource", "Closing", "Done"],
+  Downloading: ["Rescheduling", "Closing", "Done"],
+  Rescheduling: ["Downloading", "BackToSource", "Closing", "Done"],
+  BackToSource: ["BackToSource", "Closing", "Done"],
+  Closing: ["Done"],
+  Done: [],
+};
+
+export interface ConversationFacts {
+  addr: string;
+  download: Download;
+  contentLength: number;
+  pieceCount: number;
+}
 
 export class AnnounceConversation {
-  private state = ConversationState.Registering;
-  private readonly opts: ConversationOptions;
-  private call: grpc.ClientDuplexStream<AnnouncePeerRequest, AnnouncePeerResponse> | undefined;
-  private scheduleTimer: NodeJS.Timeout | undefined;
-  private fetcher: ParentFetcher | undefined;
-  private answers = 0;
-  private settle: ((end: ConversationEnd) => void) | undefined;
-  private fail: ((err: unknown) => void) | undefined;
-  /** The stream broke while the origin was our source: the download goes on, the scheduler still failed. */
-  private lost: { outcome: AttemptOutcome; detail: string } | undefined;
-  /** First response from the scheduler arrived: later failures are mid-download. */
-  private registered = false;
-  /** The stream has its final status (the scheduler closed it, or we cancelled it). */
-  private closed = false;
-  private onClosed: (() => void) | undefined;
+  private current: ConversationState = { name: "Registering", answers: 0 };
+  private readonly facts: ConversationFacts;
 
-  constructor(opts: ConversationOptions) {
-    this.opts = opts;
+  constructor(facts: ConversationFacts) {
+    this.facts = facts;
   }
 
-  get current(): ConversationState {
-    return this.state;
+  get state(): ConversationState {
+    return this.current;
   }
 
-  /** Resolves with how the conversation ended; rejects only with an origin/storage error that ends the run. */
-  run(): Promise<ConversationEnd> {
-    return new Promise<ConversationEnd>((resolve, reject) => {
-      this.settle = resolve;
-      this.fail = reject;
-      const call = this.opts.client.announcePeer();
-      this.call = call;
-      call.on("data", (msg: AnnouncePeerResponse) => this.onResponse(call, msg));
-      call.on("error", (err: grpc.ServiceError) => this.onStreamError(call, err));
-      call.on("end", () => this.onStreamEnd(call));
-      call.on("status", () => {
-        this.closed = true;
-        this.onClosed?.();
-      });
-      this.opts.signal.addEventListener("abort", this.onAbort, { once: true });
-      this.send({ $case: "registerPeerRequest", value: { download: this.opts.download } });
-      this.armScheduleTimer();
-    });
+  /** The opening: RegisterPeer, and the schedule timer. */
+  start(): Command[] {
+    return [{ kind: "send", request: { $case: "registerPeerRequest", value: { download: this.facts.download } } }, { kind: "armScheduleTimer" }];
   }
 
-  /** The one writer of `state`: refuses transitions from states not listed. */
-  private transition(from: readonly ConversationState[], to: ConversationState, reason: string): boolean {
-    if (!from.includes(this.state)) return false;
-    this.opts.debug(`scheduler ${this.opts.addr}: ${this.state} -> ${to} (${reason})`);
-    this.state = to;
-    switch (to) {
-      case ConversationState.Waiting:
-        this.armScheduleTimer();
+  handle(event: ConversationEvent): Command[] {
+    const out: Command[] = [];
+    switch (event.type) {
+      case "answer":
+        this.onAnswer(event.response, out);
         break;
-      case ConversationState.Downloading:
-      case ConversationState.BackToSource:
-      case ConversationState.Finishing:
-        this.clearScheduleTimer();
+      case "streamError":
+        this.onStreamGone(classifyGrpcFailure(event.code, this.answers() > 0), `${event.code} ${event.detail}`, event.code, out);
         break;
-      case ConversationState.Done:
-      case ConversationState.Broken:
-        this.clearScheduleTimer();
-        this.opts.signal.removeEventListener("abort", this.onAbort);
+      case "streamEnd":
+        this.onStreamGone({ kind: "switch-and-cool", outcome: "stream-broken" }, "stream ended without a final answer", undefined, out);
+        break;
+      case "closed":
+      case "finalWaitOver":
+        this.onClosed(event.type === "finalWaitOver", out);
+        break;
+      case "scheduleTimeout":
+        if (this.current.name === "Registering" || this.current.name === "Rescheduling") {
+          this.breakOff(this.answers() > 0 ? "stream-broken" : "timeout", `no answer within ${event.timeoutMs} ms`, out);
+        }
+        break;
+      default:
+        this.onTransferEvent(event, out);
+    }
+    return out;
+  }
+
+  private onTransferEvent(event: Exclude<ConversationEvent, { type: "answer" | "streamError" | "streamEnd" | "closed" | "finalWaitOver" | "scheduleTimeout" }>, out: Command[]): void {
+    const state = this.current;
+    switch (event.type) {
+      case "parentsDone":
+        if (state.name !== "Downloading" || event.result === "stopped") return;
+        if (event.result === "complete") return this.finish("parents", out);
+        if (this.transition(["Downloading"], { name: "Rescheduling", answers: state.answers }, "parents exhausted", out)) out.push({ kind: "reschedule", parents: state.parents });
+        return;
+      case "originDone":
+        if (state.name === "BackToSource") this.finish("origin", out);
+        return;
+      case "originFailed":
+        return this.onOriginFailed(event.error, out);
+      case "pieceFinished": {
+        const live = state.name === "Downloading" || state.name === "Rescheduling" || (state.name === "BackToSource" && !state.lost);
+        out.push(live ? { kind: "reportPiece", piece: event.piece } : { kind: "keepForLater", piece: event.piece });
+        return;
+      }
+      case "pieceFailed":
+        if (state.name === "Downloading") {
+          out.push({ kind: "send", request: { $case: "downloadPieceFailedRequest", value: { pieceNumber: event.pieceNumber, parentId: event.parentId, temporary: true } } });
+        }
+        return;
+      case "abort":
+        if (this.transition(["Registering", "Downloading", "Rescheduling", "BackToSource", "Closing"], { name: "Done" }, "aborted", out)) {
+          out.push({ kind: "stopParents" }, { kind: "cancelStream" }, { kind: "fail", error: event.reason });
+        }
+        return;
+    }
+  }
+
+  /**
+   * The one writer of `current`: refuses (returns false) unless the current state is in
+   * `from` and NEXT allows the move. Entry actions live here, in one switch.
+   */
+  private transition(from: readonly StateName[], to: ConversationState, reason: string, out: Command[]): boolean {
+    const was = this.current.name;
+    if (!from.includes(was) || !NEXT[was].includes(to.name)) return false;
+    out.push({ kind: "debug", message: `scheduler ${this.facts.addr}: ${was} -> ${to.name} (${reason})` });
+    if (was === "Registering" || was === "Rescheduling") out.push({ kind: "clearScheduleTimer" });
+    this.current = to;
+    switch (to.name) {
+      case "Rescheduling":
+        out.push({ kind: "armScheduleTimer" });
+        break;
+      case "Downloading":
+        out.push({ kind: "send", request: { $case: "downloadPeerStartedRequest", value: {} } }, { kind: "flushBacklog" }, { kind: "fetchFromParents", parents: to.parents });
+        break;
+      case "BackToSource":
+        if (was !== "BackToSource") out.push({ kind: "send", request: { $case: "downloadPeerBackToSourceStartedRequest", value: {} } }, { kind: "flushBacklog" }, { kind: "backToSource" });
+        break;
+      case "Closing":
+        out.push({ kind: "halfClose" }, { kind: "armFinalWait" });
+        break;
+      case "Done":
+        if (to.end) out.push({ kind: "end", end: to.end });
         break;
       default:
         break;
@@ -129,252 +208,104 @@ export class AnnounceConversation {
     return true;
   }
 
-  private onResponse(call: unknown, msg: AnnouncePeerResponse): void {
-    if (call !== this.call || !this.transition([ConversationState.Registering, ConversationState.Waiting], ConversationState.Waiting, "answer")) return;
-    this.registered = true;
-    this.clearScheduleTimer();
-    this.answers++;
-    const response = msg.response;
-    if (this.answers > MAX_SCHEDULE_COUNT) {
-      this.send({ $case: "downloadPeerFailedRequest", value: { description: "max schedule count exceeded" } });
-      return this.end({ kind: "gave-up", detail: "max schedule count exceeded" });
-    }
+  private answers(): number {
+    const state = this.current;
+    return "answers" in state ? state.answers : 0;
+  }
+
+  private onAnswer(response: AnnouncePeerResponse["response"], out: Command[]): void {
+    const state = this.current;
+    if (state.name !== "Registering" && state.name !== "Rescheduling") return;
+    const answers = state.answers + 1;
+    const from: StateName[] = ["Registering", "Rescheduling"];
+    if (answers > MAX_SCHEDULE_COUNT) return this.giveUp("max schedule count exceeded", "max schedule count exceeded", out);
     switch (response?.$case) {
       case "emptyTaskResponse":
-        this.transition([ConversationState.Waiting], ConversationState.Finishing, "empty task");
-        this.send({ $case: "downloadPeerStartedRequest", value: {} });
-        this.send({ $case: "downloadPeerFinishedRequest", value: { contentLength: 0n, pieceCount: 0 } });
-        return this.end({ kind: "finished", via: "empty" });
+        out.push(
+          { kind: "send", request: { $case: "downloadPeerStartedRequest", value: {} } },
+          { kind: "send", request: { $case: "downloadPeerFinishedRequest", value: { contentLength: 0n, pieceCount: 0 } } },
+        );
+        this.transition(from, { name: "Closing", end: { kind: "finished", via: "empty" } }, "empty task", out);
+        return;
       case "normalTaskResponse":
-        return this.downloadFromParents(response.value.candidateParents);
+        this.transition(from, { name: "Downloading", answers, parents: response.value.candidateParents }, `${response.value.candidateParents.length} parents`, out);
+        return;
       case "needBackToSourceResponse":
-        return void this.backToSource(response.value.description ?? "");
+        this.transition(from, { name: "BackToSource", answers }, response.value.description || "need back-to-source", out);
+        return;
       default:
-        this.send({ $case: "downloadPeerFailedRequest", value: { description: "unexpected response" } });
-        return this.end({ kind: "gave-up", detail: `unexpected answer ${response?.$case ?? "(none)"}` });
+        this.giveUp("unexpected response", `unexpected answer ${response?.$case ?? "(none)"}`, out);
     }
   }
 
-  private downloadFromParents(parents: Peer[]): void {
-    if (!this.transition([ConversationState.Waiting], ConversationState.Downloading, `${parents.length} parents`)) return;
-    this.send({ $case: "downloadPeerStartedRequest", value: {} });
-    this.flushBacklog();
-    const fetcher = new ParentFetcher({
-      parents,
-      state: this.opts.state,
-      taskId: this.opts.taskId,
-      hostId: this.opts.hostId,
-      concurrency: this.opts.concurrency,
-      pieceTimeoutMs: this.opts.pieceTimeoutMs,
-      stallTimeoutMs: this.opts.pieceTimeoutMs,
-      report: {
-        finished: (piece) => this.reportPiece(piece),
-        failed: (n, parentId, reason) => {
-          this.opts.debug(`piece ${n} from ${parentId} failed: ${reason}`);
-          if (this.state === ConversationState.Downloading) {
-            this.send({ $case: "downloadPieceFailedRequest", value: { pieceNumber: n, parentId, temporary: true } });
-          }
-        },
-        debug: this.opts.debug,
-      },
-      signal: this.opts.signal,
-    });
-    this.fetcher = fetcher;
-    void fetcher.run().then((result) => {
-      if (this.fetcher !== fetcher || this.state !== ConversationState.Downloading) return;
-      this.fetcher = undefined;
-      if (result === "complete" || this.opts.state.complete) return this.finish("parents");
-      if (result === "exhausted") {
-        this.transition([ConversationState.Downloading], ConversationState.Waiting, "parents exhausted");
-        this.send({
-          $case: "reschedulePeerRequest",
-          value: { candidateParents: parents, description: "not all pieces are downloaded from parent" },
-        });
-      }
-    });
+  private giveUp(told: string, detail: string, out: Command[]): void {
+    out.push({ kind: "send", request: { $case: "downloadPeerFailedRequest", value: { description: told } } });
+    this.transition(["Registering", "Rescheduling"], { name: "Closing", end: { kind: "gave-up", detail } }, detail, out);
   }
 
-  private async backToSource(description: string): Promise<void> {
-    if (!this.transition([ConversationState.Waiting], ConversationState.BackToSource, description || "need back-to-source")) return;
-    this.send({ $case: "downloadPeerBackToSourceStartedRequest", value: {} });
-    this.flushBacklog();
-    try {
-      // Pieces still in flight from an earlier conversation may fail; loop until all are here.
-      while (!this.opts.state.complete) {
-        await fetchPiecesFromOrigin({
-          state: this.opts.state,
-          origin: this.opts.origin,
-          url: this.opts.url,
-          concurrency: this.opts.concurrency,
-          signal: this.opts.signal,
-          onPiece: (piece) => this.reportPiece(piece),
-        });
-        if (!this.opts.state.complete) await waitForChange(this.opts.state, this.opts.signal);
-      }
-      this.finish("origin");
-    } catch (err) {
-      this.send({
-        $case: "downloadPieceBackToSourceFailedRequest",
-        value: {
-          response:
-            err instanceof OriginHttpError
-              ? { $case: "backend", value: { message: err.message, header: {}, statusCode: err.status } }
-              : { $case: "unknown", value: { message: messageOf(err) } },
-        },
-      });
-      this.send({ $case: "downloadPeerBackToSourceFailedRequest", value: { description: messageOf(err) } });
-      this.halfClose();
-      this.transition([ConversationState.BackToSource], ConversationState.Done, "origin failed");
-      this.fail?.(err);
-    }
-  }
-
-  private finish(via: "parents" | "origin"): void {
-    if (!this.transition([ConversationState.Downloading, ConversationState.BackToSource], ConversationState.Finishing, "all pieces")) return;
-    const sizes = { contentLength: BigInt(this.opts.contentLength), pieceCount: this.opts.state.total };
-    if (via === "origin") this.send({ $case: "downloadPeerBackToSourceFinishedRequest", value: sizes });
-    else this.send({ $case: "downloadPeerFinishedRequest", value: sizes });
-    this.end({ kind: "finished", via, lost: this.lost });
-  }
-
-  private reportPiece(piece: FinishedPiece): void {
-    const live = this.state === ConversationState.Downloading || this.state === ConversationState.BackToSource || this.state === ConversationState.Waiting;
-    if (!live || !this.registered) {
-      this.opts.backlog.push(piece);
+  private finish(via: "parents" | "origin", out: Command[]): void {
+    const state = this.current;
+    const lost = state.name === "BackToSource" ? state.lost : undefined;
+    const end: ConversationEnd = { kind: "finished", via, lost };
+    if (lost) {
+      // No stream left to tell: the scheduler already failed.
+      this.transition(["BackToSource"], { name: "Done", end }, "all pieces", out);
       return;
     }
-    const wire: Piece = {
-      number: piece.number,
-      parentId: piece.source === "parent" ? piece.parentId : undefined,
-      offset: BigInt(piece.offset),
-      length: BigInt(piece.length),
-      digest: piece.digest,
-      trafficType: piece.source === "parent" ? TrafficType.REMOTE_PEER : TrafficType.BACK_TO_SOURCE,
-      cost: { seconds: BigInt(Math.floor(piece.costMs / 1000)), nanos: (piece.costMs % 1000) * 1_000_000 },
-      createdAt: piece.createdAt,
-    };
-    if (piece.source === "parent") this.send({ $case: "downloadPieceFinishedRequest", value: { piece: wire } });
-    else this.send({ $case: "downloadPieceBackToSourceFinishedRequest", value: { piece: wire } });
+    const sizes = { contentLength: BigInt(this.facts.contentLength), pieceCount: this.facts.pieceCount };
+    const request: Command = via === "origin"
+      ? { kind: "send", request: { $case: "downloadPeerBackToSourceFinishedRequest", value: sizes } }
+      : { kind: "send", request: { $case: "downloadPeerFinishedRequest", value: sizes } };
+    const from: StateName[] = via === "origin" ? ["BackToSource"] : ["Downloading"];
+    if (from.includes(state.name)) out.push(request);
+    this.transition(from, { name: "Closing", end }, "all pieces", out);
   }
 
-  private flushBacklog(): void {
-    const pending = this.opts.backlog.splice(0);
-    for (const piece of pending) this.reportPiece(piece);
+  private onOriginFailed(error: unknown, out: Command[]): void {
+    const state = this.current;
+    if (state.name !== "BackToSource") return;
+    if (!state.lost) {
+      out.push({ kind: "send", request: { $case: "downloadPieceBackToSourceFailedRequest", value: { response: originFailureOf(error) } } });
+      out.push({ kind: "send", request: { $case: "downloadPeerBackToSourceFailedRequest", value: { description: messageOf(error) } } }, { kind: "halfClose" });
+    }
+    if (this.transition(["BackToSource"], { name: "Done" }, "origin failed", out)) out.push({ kind: "fail", error });
   }
 
-  private onStreamError(call: unknown, err: grpc.ServiceError): void {
-    if (call !== this.call) return;
-    this.streamGone(classifyGrpcFailure(err.code, this.registered), `${err.code} ${err.details || err.message}`, err.code);
-  }
-
-  private onStreamEnd(call: unknown): void {
-    if (call !== this.call) return;
-    this.streamGone({ kind: "switch-and-cool", outcome: "stream-broken" }, "stream ended without a final answer", undefined);
-  }
-
-  private streamGone(action: ReturnType<typeof classifyGrpcFailure>, detail: string, code: number | undefined): void {
-    if (this.state === ConversationState.Finishing || this.state === ConversationState.Done || this.state === ConversationState.Broken) return;
-    if (this.state === ConversationState.BackToSource) {
+  private onStreamGone(action: ReturnType<typeof classifyGrpcFailure>, detail: string, code: number | undefined, out: Command[]): void {
+    const state = this.current;
+    if (state.name === "BackToSource") {
+      if (state.lost) return;
       // The origin is already our source; losing the scheduler only loses reporting.
-      this.opts.debug(`scheduler ${this.opts.addr} went away during back-to-source (${detail}); continuing`);
-      this.call = undefined;
-      this.lost = { outcome: action.kind === "report" ? "stream-broken" : action.outcome, detail };
+      const lost = { outcome: action.kind === "report" ? "stream-broken" : action.outcome, detail } as const;
+      this.transition(["BackToSource"], { name: "BackToSource", answers: state.answers, lost }, `scheduler went away: ${detail}; continuing`, out);
+      out.push({ kind: "forgetStream" });
       return;
     }
-    if (action.kind === "report") {
-      this.stopFetcher();
-      this.transition([this.state], ConversationState.Broken, detail);
-      this.settleOnce({ kind: "rejected", code: code ?? -1, detail });
-      return;
-    }
-    this.breakOff(action.outcome, detail);
-  }
-
-  private breakOff(outcome: AttemptOutcome, detail: string): void {
-    this.stopFetcher();
-    if (!this.transition([ConversationState.Registering, ConversationState.Waiting, ConversationState.Downloading], ConversationState.Broken, detail)) return;
-    const call = this.call;
-    this.call = undefined;
-    call?.cancel();
-    this.settleOnce({ kind: "broken", outcome, detail, afterRegister: this.registered });
-  }
-
-  private armScheduleTimer(): void {
-    this.clearScheduleTimer();
-    this.scheduleTimer = setTimeout(() => {
-      this.breakOff(this.registered ? "stream-broken" : "timeout", `no answer within ${this.opts.scheduleTimeoutMs} ms`);
-    }, this.opts.scheduleTimeoutMs);
-  }
-
-  private clearScheduleTimer(): void {
-    if (this.scheduleTimer) clearTimeout(this.scheduleTimer);
-    this.scheduleTimer = undefined;
-  }
-
-  private stopFetcher(): void {
-    this.fetcher?.stop();
-    this.fetcher = undefined;
-  }
-
-  private readonly onAbort = (): void => {
-    this.stopFetcher();
-    const call = this.call;
-    this.call = undefined;
-    call?.cancel();
-    this.transition(Object.values(ConversationState), ConversationState.Done, "aborted");
-    this.fail?.(this.opts.signal.reason ?? new DfgetError("aborted"));
-  };
-
-  private end(end: ConversationEnd): void {
-    this.halfClose();
-    this.transition([this.state], ConversationState.Done, end.kind);
-    const call = this.call;
-    this.call = undefined;
-    if (!call || this.closed) return this.settleOnce(end);
-    // The scheduler closes the stream once it has handled our final message; leave only
-    // then. A DeletePeer that overtakes the final message (it travels on another HTTP/2
-    // stream) makes the scheduler answer it "peer not found", and the task is never
-    // marked succeeded there. Bounded: a scheduler that does not close is cancelled.
-    const timer = setTimeout(() => {
-      call.cancel();
-      this.settleOnce(end);
-    }, FINAL_ANSWER_WAIT_MS);
-    this.onClosed = () => {
-      clearTimeout(timer);
-      this.settleOnce(end);
-    };
-  }
-
-  private settleOnce(end: ConversationEnd): void {
-    const settle = this.settle;
-    this.settle = undefined;
-    this.fail = undefined;
-    settle?.(end);
-  }
-
-  private halfClose(): void {
-    try {
-      this.call?.end();
-    } catch {
-      // already closed
+    if (action.kind !== "report") return this.breakOff(action.outcome, detail, out);
+    if (this.transition(["Registering", "Downloading", "Rescheduling"], { name: "Done", end: { kind: "rejected", code: code ?? -1, detail } }, detail, out)) {
+      out.push({ kind: "stopParents" });
     }
   }
 
-  private send(request: AnnouncePeerRequest["request"]): void {
-    const call = this.call;
-    if (!call || call.destroyed || call.writableEnded) return;
-    call.write({ hostId: this.opts.hostId, taskId: this.opts.taskId, peerId: this.opts.peerId, request });
+  private breakOff(outcome: AttemptOutcome, detail: string, out: Command[]): void {
+    const end: ConversationEnd = { kind: "broken", outcome, detail, afterRegister: this.answers() > 0 };
+    if (this.transition(["Registering", "Downloading", "Rescheduling"], { name: "Done", end }, detail, out)) {
+      out.push({ kind: "stopParents" }, { kind: "cancelStream" });
+    }
+  }
+
+  /** The scheduler closed the stream after our final message, or we stopped waiting for it. */
+  private onClosed(gaveUpWaiting: boolean, out: Command[]): void {
+    const state = this.current;
+    if (state.name !== "Closing") return;
+    if (this.transition(["Closing"], { name: "Done", end: state.end }, gaveUpWaiting ? "no close from the scheduler" : "stream closed", out) && gaveUpWaiting) {
+      out.push({ kind: "cancelStream" });
+    }
   }
 }
 
-function waitForChange(state: PieceState, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      state.off("changed", done);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    state.on("changed", done);
-    signal.addEventListener("abort", done, { once: true });
-  });
+function originFailureOf(error: unknown): NonNullable<Extract<AnnouncePeerRequest["request"], { $case: "downloadPieceBackToSourceFailedRequest" }>["value"]["response"]> {
+  const status = typeof error === "object" && error !== null && (error as { code?: unknown }).code === "ERR_ORIGIN_HTTP" ? (error as { status?: unknown }).status : undefined;
+  if (typeof status === "number") return { $case: "backend", value: { message: messageOf(error), header: {}, statusCode: status } };
+  return { $case: "unknown", value: { message: messageOf(error) } };
 }

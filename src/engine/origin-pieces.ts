@@ -1,17 +1,37 @@
-// Missing pieces straight from the origin with ranged GETs, several at once. Used inside
-// a scheduler conversation (NeedBackToSource, reported piece by piece) and after it
-// (no scheduler left, or none configured).
+// Missing pieces straight from the origin with ranged GETs, several at once. The one
+// back-to-source loop: used inside a scheduler conversation (NeedBackToSource, reported
+// piece by piece) and after it (no scheduler left, or none configured).
+import { WriteError } from "../errors.js";
 import { createCrc32Hasher } from "../storage/digest.js";
-import type { OriginClient } from "../transport/origin.js";
-import type { FinishedPiece, PieceState } from "./piece-ledger.js";
+import { RangeNotSupportedError } from "../transport/origin.js";
+import type { OriginTransport } from "./parts.js";
+import type { FinishedPiece, PieceLedger } from "./piece-ledger.js";
 
 export interface OriginPiecesOptions {
-  state: PieceState;
-  origin: OriginClient;
+  ledger: PieceLedger;
+  origin: OriginTransport;
   url: string;
   concurrency: number;
-  signal?: AbortSignal;
+  signal: AbortSignal;
   onPiece?: (piece: FinishedPiece) => void;
+}
+
+/**
+ * Every piece from the origin until the ledger is complete. Pieces in flight elsewhere
+ * (an older conversation's parent transfers) may still fail: the loop waits for the
+ * ledger to change and takes them then. Rejects with the signal's reason on abort.
+ */
+export async function fetchRestFromOrigin(opts: OriginPiecesOptions): Promise<void> {
+  const { ledger, signal } = opts;
+  while (!ledger.complete) {
+    await fetchPiecesFromOrigin(opts).catch((err: unknown) => {
+      if (err instanceof RangeNotSupportedError) throw new WriteError("origin stopped honouring Range requests mid-download", { cause: err });
+      throw err;
+    });
+    if (ledger.complete) return;
+    await ledger.nextChange(signal);
+    if (signal.aborted) throw signal.reason;
+  }
 }
 
 /**
@@ -20,12 +40,12 @@ export interface OriginPiecesOptions {
  * other workers have stopped.
  */
 export async function fetchPiecesFromOrigin(opts: OriginPiecesOptions): Promise<void> {
-  const { state, origin, url, signal } = opts;
+  const { ledger: state, origin, url, signal } = opts;
   let failure: unknown;
   const worker = async (): Promise<void> => {
     const staging = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
     for (;;) {
-      if (failure !== undefined || signal?.aborted) return;
+      if (failure !== undefined || signal.aborted) return;
       const next = state.missing().find((p) => state.claim(p.number));
       if (!next) return;
       const started = Date.now();
@@ -51,7 +71,7 @@ export async function fetchPiecesFromOrigin(opts: OriginPiecesOptions): Promise<
   const workers = Array.from({ length: Math.max(1, opts.concurrency) }, () => worker());
   await Promise.all(workers);
   if (failure !== undefined) throw failure;
-  if (signal?.aborted) throw signal.reason;
+  if (signal.aborted) throw signal.reason;
 }
 
 /** Network chunks are ~64 KiB; writing them in 1 MiB batches cuts write(2) calls 16-fold. */

@@ -2,12 +2,13 @@
 // its vortex server is; pieces are then fetched over vortex TCP, several at once, each
 // checked against its crc32 digest before it counts (client reference §5).
 import * as grpc from "@grpc/grpc-js";
-import { DfdaemonUploadClient, type SyncPiecesResponse } from "../gen/dfdaemon/v2/dfdaemon.js";
+import type { DfdaemonUploadClient, SyncPiecesResponse } from "../gen/dfdaemon/v2/dfdaemon.js";
 import type { Peer } from "../gen/common/v2/common.js";
 import { formatHostPort } from "../net/address.js";
 import { pieceDigest } from "../storage/digest.js";
-import { fetchPiece } from "../transport/vortex-client.js";
-import type { FinishedPiece, PieceState } from "./piece-ledger.js";
+import type { Timer } from "../clock.js";
+import type { ParentClients, VortexTransport } from "./parts.js";
+import type { FinishedPiece, PieceLedger } from "./piece-ledger.js";
 
 export interface ParentReport {
   finished(piece: FinishedPiece): void;
@@ -17,7 +18,13 @@ export interface ParentReport {
 
 export interface ParentFetcherOptions {
   parents: readonly Peer[];
-  state: PieceState;
+  ledger: PieceLedger;
+  vortex: VortexTransport;
+  clients: ParentClients;
+  /** Arms the stall timer. */
+  timer: Timer;
+  /** The run's absolute deadline (epoch ms): SyncPieces streams end by then. */
+  deadline: number;
   taskId: string;
   hostId: string;
   concurrency: number;
@@ -54,7 +61,7 @@ export class ParentFetcher {
   private readonly spare: Buffer[] = [];
   private stopped = false;
   private settle: ((r: ParentFetchResult) => void) | undefined;
-  private stallTimer: NodeJS.Timeout | undefined;
+  private cancelStall: (() => void) | undefined;
   /** Pieces finished or given up elsewhere (an older conversation's transfers) change what is left. */
   private readonly onStateChange = (): void => this.pump();
 
@@ -66,10 +73,7 @@ export class ParentFetcher {
       return {
         peer,
         id: peer.id,
-        client: new DfdaemonUploadClient(addr, grpc.credentials.createInsecure(), {
-          "grpc.enable_retries": 0,
-          "grpc.max_receive_message_length": -1,
-        }),
+        client: opts.clients.open(addr),
         has: new Map(),
         syncEnded: false,
         dead: !host,
@@ -81,8 +85,8 @@ export class ParentFetcher {
   run(): Promise<ParentFetchResult> {
     return new Promise((resolve) => {
       this.settle = resolve;
-      this.opts.state.on("changed", this.onStateChange);
-      const interested = this.opts.state.unfinished().map((p) => p.number);
+      this.opts.ledger.on("changed", this.onStateChange);
+      const interested = this.opts.ledger.unfinished().map((p) => p.number);
       if (interested.length === 0) return this.finish("complete");
       for (const link of this.links) this.sync(link, interested);
       this.armStall();
@@ -102,7 +106,7 @@ export class ParentFetcher {
       link.syncEnded = true;
       return;
     }
-    const call = link.client.syncPieces({ hostId: this.opts.hostId, taskId: this.opts.taskId, interestedPieceNumbers: interested });
+    const call = link.client.syncPieces({ hostId: this.opts.hostId, taskId: this.opts.taskId, interestedPieceNumbers: interested }, new grpc.Metadata(), { deadline: this.opts.deadline });
     link.call = call;
     call.on("data", (msg: SyncPiecesResponse) => {
       const ip = msg.ip || link.peer.host?.ip || "";
@@ -128,7 +132,7 @@ export class ParentFetcher {
 
   private pump(): void {
     if (this.stopped || !this.settle) return;
-    const { state, concurrency } = this.opts;
+    const { ledger: state, concurrency } = this.opts;
     // Our own transfer may have stored the last piece and not reported it yet: its done()
     // pumps again after the report, so the conversation never says "finished" first.
     if (state.complete) {
@@ -145,8 +149,8 @@ export class ParentFetcher {
 
   /** Is there a piece some live parent has or may still report? */
   private anyHope(): boolean {
-    const missing = this.opts.state.missing();
-    if (missing.length === 0) return this.opts.state.unfinished().length > 0; // others are in flight elsewhere
+    const missing = this.opts.ledger.missing();
+    if (missing.length === 0) return this.opts.ledger.unfinished().length > 0; // others are in flight elsewhere
     for (const link of this.links) {
       if (link.dead) continue;
       if (!link.syncEnded) return true;
@@ -156,31 +160,31 @@ export class ParentFetcher {
   }
 
   private pickWork(): { piece: number; link: ParentLink } | undefined {
-    for (const p of this.opts.state.missing()) {
+    for (const p of this.opts.ledger.missing()) {
       let best: ParentLink | undefined;
       for (const link of this.links) {
         if (link.dead || !link.has.has(p.number) || this.failedFor.get(p.number)?.has(link.id)) continue;
         if (!best || link.active < best.active) best = link;
       }
-      if (best && this.opts.state.claim(p.number)) return { piece: p.number, link: best };
+      if (best && this.opts.ledger.claim(p.number)) return { piece: p.number, link: best };
     }
     return undefined;
   }
 
   private transfer(n: number, link: ParentLink): void {
     const where = link.has.get(n)!;
-    const entry = this.opts.state.plan[n]!;
+    const entry = this.opts.ledger.plan[n]!;
     const started = Date.now();
     this.active++;
     link.active++;
-    const buffer = this.spare.pop() ?? Buffer.allocUnsafe(this.opts.state.plan[0]!.length);
+    const buffer = this.spare.pop() ?? Buffer.allocUnsafe(this.opts.ledger.plan[0]!.length);
     const done = (): void => {
       this.spare.push(buffer);
       this.active--;
       link.active--;
       this.pump();
     };
-    fetchPiece({
+    this.opts.vortex({
       host: where.ip,
       port: where.port,
       taskId: this.opts.taskId,
@@ -195,7 +199,7 @@ export class ParentFetcher {
         const digest = pieceDigest(data);
         if (data.length !== entry.length) throw new Error(`piece ${n}: ${data.length} bytes, expected ${entry.length}`);
         if (metadata.digest && metadata.digest !== digest) throw new Error(`piece ${n}: digest ${digest}, parent said ${metadata.digest}`);
-        const finished = await this.opts.state.store(
+        const finished = await this.opts.ledger.store(
           { number: n, digest, source: "parent", parentId: link.id, costMs: Date.now() - started, createdAt: new Date(started) },
           data,
         );
@@ -210,7 +214,7 @@ export class ParentFetcher {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EHOSTUNREACH") link.dead = true;
         // Only now: release() pumps at once, and must not hand the piece back to this parent.
-        this.opts.state.release(n);
+        this.opts.ledger.release(n);
         this.opts.report.failed(n, link.id, reason);
       })
       .finally(done);
@@ -218,21 +222,20 @@ export class ParentFetcher {
 
   /** Parents that are still downloading report pieces late; give up only after a quiet spell. */
   private armStall(): void {
-    if (this.stallTimer) clearTimeout(this.stallTimer);
-    this.stallTimer = setTimeout(() => {
+    this.cancelStall?.();
+    this.cancelStall = this.opts.timer.setTimeout(() => {
       this.opts.report.debug(`parents quiet for ${this.opts.stallTimeoutMs} ms`);
       for (const link of this.links) link.syncEnded = true;
-      this.finish(this.opts.state.complete ? "complete" : "exhausted");
+      this.finish(this.opts.ledger.complete ? "complete" : "exhausted");
     }, this.opts.stallTimeoutMs);
-    this.stallTimer.unref();
   }
 
   private finish(result: ParentFetchResult): void {
     const settle = this.settle;
     if (!settle) return;
     this.settle = undefined;
-    if (this.stallTimer) clearTimeout(this.stallTimer);
-    this.opts.state.off("changed", this.onStateChange);
+    this.cancelStall?.();
+    this.opts.ledger.off("changed", this.onStateChange);
     for (const link of this.links) {
       link.call?.cancel();
       link.client.close();

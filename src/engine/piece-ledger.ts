@@ -1,8 +1,10 @@
 // The pieces of one task: which are verified on disk, which are in flight, where each
 // came from. It outlives any one scheduler conversation, so a switch keeps every
-// finished piece, and the upload server reads from it to serve other peers.
+// finished piece, and the upload server reads from it (as its ServedPieces) to serve
+// other peers.
 import { EventEmitter } from "node:events";
 import { open, type FileHandle } from "node:fs/promises";
+import type { ServedPieces } from "../serve/pieces.js";
 
 export interface PiecePlanEntry {
   number: number;
@@ -20,6 +22,16 @@ export interface FinishedPiece extends PiecePlanEntry {
   parentId?: string;
   costMs: number;
   createdAt: Date;
+  /** Verified by an earlier run of the same command (resume), not transferred now. */
+  reused?: boolean;
+}
+
+/** What the ledger holds, by where the bytes came from (the JSON summary's `pieces`). */
+export interface PieceCounts {
+  total: number;
+  fromParents: number;
+  fromSource: number;
+  reused: number;
 }
 
 /** Where verified bytes are written (a PieceFile beside the output). */
@@ -28,7 +40,7 @@ export interface PieceWriter {
   writePiece(offset: number, data: Buffer): Promise<void>;
 }
 
-export class PieceState extends EventEmitter<{ finished: [FinishedPiece]; changed: [] }> {
+export class PieceLedger extends EventEmitter<{ finished: [FinishedPiece]; changed: [] }> implements ServedPieces {
   readonly plan: readonly PiecePlanEntry[];
   private readonly finished = new Map<number, FinishedPiece>();
   private readonly inFlight = new Set<number>();
@@ -75,10 +87,31 @@ export class PieceState extends EventEmitter<{ finished: [FinishedPiece]; change
   unfinished(): PiecePlanEntry[] {
     return this.plan.filter((p) => !this.finished.has(p.number));
   }
-  countBySource(source: PieceSource): number {
-    let n = 0;
-    for (const p of this.finished.values()) if (p.source === source) n++;
-    return n;
+  counts(): PieceCounts {
+    const counts: PieceCounts = { total: this.plan.length, fromParents: 0, fromSource: 0, reused: 0 };
+    for (const p of this.finished.values()) {
+      if (p.reused) counts.reused++;
+      else if (p.source === "parent") counts.fromParents++;
+      else counts.fromSource++;
+    }
+    return counts;
+  }
+  onFinished(listener: (piece: FinishedPiece) => void): () => void {
+    this.on("finished", listener);
+    return () => this.off("finished", listener);
+  }
+  /** Resolves at the next change (a piece finished or released), or when `signal` aborts. */
+  nextChange(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = (): void => {
+        this.off("changed", done);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      this.on("changed", done);
+      signal.addEventListener("abort", done, { once: true });
+    });
   }
 
   /** Claim a piece for fetching; false when it is done or someone else has it. */

@@ -1,41 +1,36 @@
 // The scheduler phase of one download: ask the selector for a scheduler, announce our
 // host there, hold an AnnouncePeer conversation; when it breaks, mark the scheduler
-// and go on with the next one under a fresh peer id. Pieces live in PieceState, so
+// and go on with the next one under a fresh peer id. Pieces live in PieceLedger, so
 // nothing finished is fetched twice. On the way out: DeletePeer + DeleteHost.
 import * as grpc from "@grpc/grpc-js";
-import { SchedulerClient, type AnnounceHostRequest } from "../gen/scheduler/v2/scheduler.js";
 import type { Download } from "../gen/common/v2/common.js";
-import type { ChannelPool } from "../rpc/channels.js";
+import type { Clock, Timer } from "../clock.js";
 import { grpcCodeOf } from "../rpc/channels.js";
 import { classifyGrpcFailure } from "../switching/outcomes.js";
 import type { SchedulerSelector } from "../switching/selector.js";
 import { newPeerId } from "../task/task-id.js";
-import { AnnounceConversation } from "./conversation.js";
-import type { OriginClient } from "../transport/origin.js";
-import type { FinishedPiece, PieceState } from "./piece-ledger.js";
-
-export interface HostIdentity {
-  hostId: string;
-  hostname: string;
-  ip: string;
-  idc: string;
-  location: string;
-  grpcPort: number;
-  tcpPort: number;
-  version: string;
-}
+import { runAnnounceCall } from "./announce-call.js";
+import type { ConversationEnd } from "./conversation.js";
+import type { OriginTransport, ParentClients, SchedulerClients, VortexTransport } from "./parts.js";
+import type { PeerHost } from "./peer-host.js";
+import type { FinishedPiece, PieceLedger } from "./piece-ledger.js";
 
 export interface SessionOptions {
   selector: SchedulerSelector;
-  pool: ChannelPool;
-  credentials: grpc.ChannelCredentials;
-  host: HostIdentity;
+  clients: SchedulerClients;
+  host: PeerHost;
+  vortex: VortexTransport;
+  parentClients: ParentClients;
+  clock: Clock;
+  timer: Timer;
+  /** The run's absolute deadline (epoch ms): every call and stream is bounded by it. */
+  deadline: number;
   taskId: string;
   url: string;
   contentLength: number;
   download: Download;
-  state: PieceState;
-  origin: OriginClient;
+  ledger: PieceLedger;
+  origin: OriginTransport;
   concurrency: number;
   pieceTimeoutMs: number;
   scheduleTimeoutMs: number;
@@ -59,12 +54,15 @@ export interface SessionResult {
   reason?: string;
 }
 
+/** What the session does after one scheduler: try the next one, or stop with a result. */
+type Step = { next: true; reason: string } | { next: false; result: Omit<SessionResult, "used" | "peerIds"> };
+
 export class P2PSession {
   private readonly opts: SessionOptions;
   private readonly registered: Array<{ addr: string; peerId: string }> = [];
-  private readonly announced = new Set<string>();
   private readonly broken = new Set<string>();
   private readonly backlog: FinishedPiece[] = [];
+  private used: string | undefined;
 
   constructor(opts: SessionOptions) {
     this.opts = opts;
@@ -72,138 +70,104 @@ export class P2PSession {
 
   async run(): Promise<SessionResult> {
     const { selector, signal } = this.opts;
-    const result: SessionResult = { used: undefined, peerIds: [], complete: false, backToSource: false };
     let previous: string | undefined;
     let reason = "";
     for (;;) {
       if (signal.aborted) throw signal.reason;
       const choice = await selector.next();
-      if (!choice) return { ...result, reason: previous ? `no scheduler left after ${previous} failed` : "no scheduler answered" };
-      const addr = choice.addr;
-      this.opts.onSwitch(previous, addr, reason);
-      previous = addr;
-
-      const client = this.opts.pool.openClient(SchedulerClient, addr, this.opts.credentials);
-      const started = Date.now();
-      try {
-        await this.announceHost(client);
-        this.announced.add(addr);
-      } catch (err) {
-        const action = classifyGrpcFailure(grpcCodeOf(err), false);
-        if (action.kind === "report") return { ...result, reason: `scheduler ${addr} refused AnnounceHost: ${describe(err)}` };
-        this.broken.add(addr);
-        await selector.markFailed(addr, action.outcome, Date.now() - started);
-        reason = `AnnounceHost ${action.outcome}`;
-        continue;
-      }
-
-      const peerId = newPeerId(this.opts.host.ip, this.opts.host.hostname);
-      result.peerIds.push(peerId);
-      this.registered.push({ addr, peerId });
-      const conversation = new AnnounceConversation({
-        client,
-        addr,
-        hostId: this.opts.host.hostId,
-        taskId: this.opts.taskId,
-        peerId,
-        download: this.opts.download,
-        state: this.opts.state,
-        origin: this.opts.origin,
-        url: this.opts.url,
-        contentLength: this.opts.contentLength,
-        concurrency: this.opts.concurrency,
-        pieceTimeoutMs: this.opts.pieceTimeoutMs,
-        scheduleTimeoutMs: this.opts.scheduleTimeoutMs,
-        backlog: this.backlog,
-        debug: this.opts.debug,
-        signal,
-      });
-      const end = await conversation.run();
-      if (end.kind !== "broken" || end.afterRegister) result.used = addr;
-      switch (end.kind) {
-        case "finished":
-          if (end.lost) {
-            // Finished from the origin after the scheduler died under us: it still failed.
-            this.broken.add(addr);
-            await selector.markFailed(addr, end.lost.outcome, Date.now() - started);
-          } else {
-            await selector.markSucceeded(addr);
-          }
-          return { ...result, complete: true, backToSource: end.via === "origin" };
-        case "broken":
-          this.broken.add(addr);
-          await selector.markFailed(addr, end.outcome, Date.now() - started);
-          this.opts.pool.close(addr);
-          reason = `${end.outcome}: ${end.detail}`;
-          this.opts.debug(`scheduler ${addr} ${reason}`);
-          continue;
-        case "rejected":
-          await selector.markSucceeded(addr);
-          this.opts.notice(`scheduler ${addr} rejected the download (${end.detail}); not switching`);
-          return { ...result, reason: `scheduler ${addr} rejected the download` };
-        case "gave-up":
-          await selector.markSucceeded(addr);
-          return { ...result, reason: `scheduler ${addr}: ${end.detail}` };
-      }
+      if (!choice) return this.result({ complete: false, backToSource: false, reason: previous ? `no scheduler left after ${previous} failed` : "no scheduler answered" });
+      this.opts.onSwitch(previous, choice.addr, reason);
+      previous = choice.addr;
+      const step = await this.tryScheduler(choice.addr);
+      if (!step.next) return this.result(step.result);
+      reason = step.reason;
     }
   }
 
-  /** Best effort, each call under a short deadline: leave the schedulers that know us. */
-  async leave(deadlineMs = 1000): Promise<void> {
-    const deadline = Date.now() + deadlineMs;
-    const calls: Array<Promise<void>> = [];
-    for (const { addr, peerId } of this.registered) {
-      if (this.broken.has(addr)) continue;
-      const client = this.opts.pool.openClient(SchedulerClient, addr, this.opts.credentials);
-      calls.push(unary((cb) => client.deletePeer({ hostId: this.opts.host.hostId, taskId: this.opts.taskId, peerId }, new grpc.Metadata(), { deadline }, cb)));
-    }
-    await Promise.all(calls);
-    const hosts = [...this.announced].filter((addr) => !this.broken.has(addr));
+  /** Best effort, each call under a short deadline: DeletePeer at the schedulers that know our peers. */
+  async leave(timeoutMs = 1000): Promise<void> {
+    const deadline = this.opts.clock.now() + timeoutMs;
+    const { taskId, host } = this.opts;
     await Promise.all(
-      hosts.map((addr) => {
-        const client = this.opts.pool.openClient(SchedulerClient, addr, this.opts.credentials);
-        return unary((cb) => client.deleteHost({ hostId: this.opts.host.hostId }, new grpc.Metadata(), { deadline }, cb));
-      }),
+      this.registered
+        .filter(({ addr }) => !this.broken.has(addr))
+        .map(({ addr, peerId }) => unary((cb) => this.opts.clients.open(addr).deletePeer({ hostId: host.identity.hostId, taskId, peerId }, new grpc.Metadata(), { deadline }, cb))),
     );
   }
 
-  private announceHost(client: SchedulerClient): Promise<void> {
-    const h = this.opts.host;
-    const request: AnnounceHostRequest = {
-      host: {
-        id: h.hostId,
-        type: 0,
-        hostname: h.hostname,
-        ip: h.ip,
-        port: h.grpcPort,
-        downloadPort: h.grpcPort,
-        os: process.platform,
-        platform: process.platform,
-        platformFamily: "",
-        platformVersion: "",
-        kernelVersion: "",
-        network: {
-          tcpConnectionCount: 0,
-          uploadTcpConnectionCount: 0,
-          idc: h.idc || undefined,
-          location: h.location || undefined,
-          maxRxBandwidth: 0n,
-          maxTxBandwidth: 0n,
-        },
-        build: { gitVersion: h.version, platform: `${process.platform}/${process.arch}` },
-        schedulerClusterId: 0n,
-        disableShared: false,
-        proxyPort: 0,
-        name: h.hostname,
-      },
-      // A host that is not re-announced within 2 × interval is collected by the
-      // scheduler: a crashed dfget does not linger for long.
-      interval: { seconds: 300n, nanos: 0 },
-    };
-    const deadline = Date.now() + this.opts.connectTimeoutMs;
-    return new Promise((resolve, reject) => {
-      client.announceHost(request, new grpc.Metadata(), { deadline }, (err) => (err ? reject(err) : resolve()));
+  private result(step: Omit<SessionResult, "used" | "peerIds">): SessionResult {
+    return { ...step, used: this.used, peerIds: this.registered.map((r) => r.peerId) };
+  }
+
+  /** AnnounceHost (once per scheduler), then one conversation under a fresh peer id. */
+  private async tryScheduler(addr: string): Promise<Step> {
+    const { selector, clock, host } = this.opts;
+    const started = clock.now();
+    try {
+      await host.announceTo(addr, Math.min(this.opts.deadline, started + this.opts.connectTimeoutMs));
+    } catch (err) {
+      const action = classifyGrpcFailure(grpcCodeOf(err), false);
+      if (action.kind === "report") return { next: false, result: { complete: false, backToSource: false, reason: `scheduler ${addr} refused AnnounceHost: ${describe(err)}` } };
+      await this.markBroken(addr, action.outcome, started);
+      return { next: true, reason: `AnnounceHost ${action.outcome}` };
+    }
+    const peerId = newPeerId(host.identity.ip, host.identity.hostname);
+    this.registered.push({ addr, peerId });
+    const end = await this.converse(addr, peerId);
+    if (end.kind !== "broken" || end.afterRegister) this.used = addr;
+    switch (end.kind) {
+      case "finished":
+        // Finished from the origin after the scheduler died under us: it still failed.
+        if (end.lost) await this.markBroken(addr, end.lost.outcome, started);
+        else await selector.markSucceeded(addr);
+        return { next: false, result: { complete: true, backToSource: end.via === "origin" } };
+      case "broken": {
+        await this.markBroken(addr, end.outcome, started);
+        const reason = `${end.outcome}: ${end.detail}`;
+        this.opts.debug(`scheduler ${addr} ${reason}`);
+        return { next: true, reason };
+      }
+      case "rejected":
+        await selector.markSucceeded(addr);
+        this.opts.notice(`scheduler ${addr} rejected the download (${end.detail}); not switching`);
+        return { next: false, result: { complete: false, backToSource: false, reason: `scheduler ${addr} rejected the download` } };
+      case "gave-up":
+        await selector.markSucceeded(addr);
+        return { next: false, result: { complete: false, backToSource: false, reason: `scheduler ${addr}: ${end.detail}` } };
+    }
+  }
+
+  private converse(addr: string, peerId: string): Promise<ConversationEnd> {
+    const o = this.opts;
+    return runAnnounceCall({
+      client: o.clients.open(addr),
+      addr,
+      hostId: o.host.identity.hostId,
+      taskId: o.taskId,
+      peerId,
+      download: o.download,
+      ledger: o.ledger,
+      origin: o.origin,
+      vortex: o.vortex,
+      parentClients: o.parentClients,
+      timer: o.timer,
+      deadline: o.deadline,
+      url: o.url,
+      contentLength: o.contentLength,
+      concurrency: o.concurrency,
+      pieceTimeoutMs: o.pieceTimeoutMs,
+      scheduleTimeoutMs: o.scheduleTimeoutMs,
+      backlog: this.backlog,
+      debug: o.debug,
+      signal: o.signal,
     });
+  }
+
+  private async markBroken(addr: string, outcome: Parameters<SchedulerSelector["markFailed"]>[1], started: number): Promise<void> {
+    this.broken.add(addr);
+    this.opts.host.forget(addr);
+    this.opts.clients.drop(addr);
+    await this.opts.selector.markFailed(addr, outcome, this.opts.clock.now() - started);
   }
 }
 

@@ -5,12 +5,12 @@
 import { open, type FileHandle } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { WriteError, messageOf } from "../errors.js";
-import type { PieceState } from "./piece-ledger.js";
+import type { PieceLedger } from "./piece-ledger.js";
 
 const CHUNK = 1 << 20;
 
 export class StdoutPump {
-  private readonly state: PieceState;
+  private readonly state: PieceLedger;
   private readonly out: Writable;
   private next = 0;
   private chain: Promise<void> = Promise.resolve();
@@ -19,7 +19,7 @@ export class StdoutPump {
   private readonly tempPath: string;
   private readonly onFinished = (): void => this.kick();
 
-  constructor(state: PieceState, out: Writable, tempPath: string) {
+  constructor(state: PieceLedger, out: Writable, tempPath: string) {
     this.state = state;
     this.out = out;
     this.tempPath = tempPath;

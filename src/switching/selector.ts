@@ -4,6 +4,7 @@
 // host list and a health filter: it never resolves or dials by itself.
 import type { Clock } from "../clock.js";
 import { NoSchedulerError } from "../errors.js";
+import type { ProbeResult } from "../rpc/health.js";
 import { ringCandidates } from "./ring.js";
 import type { CooldownLedger } from "./cooldown.js";
 import { outcomeCools, type AttemptOutcome } from "./outcomes.js";
@@ -17,14 +18,11 @@ export interface Attempt {
   ms: number;
 }
 
-export interface ProbeOutcome {
-  addr: string;
-  outcome: "ok" | "refused" | "timeout" | "not-serving" | "unavailable";
-  ms: number;
-}
+/** What the selector reads of a probe (rpc/health's ProbeResult satisfies it). */
+export type SelectorProbe = (addr: string) => Promise<Pick<ProbeResult, "addr" | "outcome" | "ms">>;
 
-/** Where the scheduler list comes from; refresh() asks the manager again (once per run). */
-export interface SchedulerSource {
+/** The candidate addresses; refresh() asks the manager again (once per run). */
+export interface CandidateAddrs {
   addrs(): readonly string[];
   /** New list, or undefined when there is no manager or it did not answer. */
   refresh(): Promise<readonly string[] | undefined>;
@@ -32,9 +30,9 @@ export interface SchedulerSource {
 
 export interface SelectorOptions {
   taskId: string;
-  source: SchedulerSource;
+  source: CandidateAddrs;
   ledger: CooldownLedger;
-  probe: (addr: string) => Promise<ProbeOutcome>;
+  probe: SelectorProbe;
   clock: Clock;
   cooldownIntervalMs: number;
   /** Schedulers probed per registration; 0 = all of them. */

@@ -65,7 +65,7 @@ test("quiet: nothing at all on success", () => {
 // ---- width, ETA, the closing line (issue 14) ----------------------------------------------
 
 import { barLine, etaSeconds, RateMeter, savedLine } from "../../src/cli/progress-line.js";
-import { emptyReport } from "../../src/engine/report.js";
+import { emptyResult as emptyReport } from "../../src/engine/result.js";
 
 /** A fake TTY: a stream with isTTY and columns, collecting what is written. */
 function fakeTty(columns: number): { stream: NodeJS.WriteStream; text: () => string } {

@@ -4,7 +4,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CooldownLedger } from "../../src/switching/cooldown.js";
 import { ringCandidates } from "../../src/switching/ring.js";
-import { SchedulerSelector, type ProbeOutcome } from "../../src/switching/selector.js";
+import type { ProbeOutcome } from "../../src/rpc/health.js";
+import { SchedulerSelector } from "../../src/switching/selector.js";
 import { classifyGrpcFailure } from "../../src/switching/outcomes.js";
 import { NoSchedulerError } from "../../src/errors.js";
 import { fakeClock } from "../support/fake-clock.js";
@@ -14,7 +15,7 @@ const TASK = "a689e9c5b6e67744e31b3402be3b1e12ee39764b8b3705ebd20ed19778126aea";
 const ORDER = ringCandidates(ADDRS, TASK);
 const MINUTE = 60_000;
 
-type Script = Record<string, ProbeOutcome["outcome"]>;
+type Script = Record<string, ProbeOutcome>;
 
 function rig(opts: { script?: Script; maxAttempts?: number; disableBackToSource?: boolean; refreshTo?: string[]; addrs?: string[] } = {}) {
   const clock = fakeClock(1_000_000);
