@@ -194,8 +194,22 @@ export function registrationsAt(scheduler: FakeScheduler): string[] {
   return scheduler.registrations().map((r) => r.peerId);
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Runs `action` once, right when `scheduler` records its first `rpc` event (before the fake
+ * answers it): a test reacts to what dfget did instead of guessing when it happens.
+ */
+export function onFirstEvent(scheduler: FakeScheduler, rpc: string, action: () => void): void {
+  const events = scheduler.events;
+  const push = events.push.bind(events);
+  let fired = false;
+  events.push = (...items) => {
+    const length = push(...items);
+    if (!fired && items.some((e) => e.rpc === rpc)) {
+      fired = true;
+      action();
+    }
+    return length;
+  };
 }
 
 /** Piece numbers served more than once (whole pieces). */
