@@ -1,6 +1,7 @@
-// Typed errors that carry their exit code (../shared/design/cli.md, "Exit codes").
-// One class per row of the table; cli/ maps any thrown value to an exit code with
-// exitCodeOf() and is the only place that exits.
+// Typed errors with a fixed string code (undici lib/core/errors.js style) and the exit
+// code of cli.md's table. One class per row of the table; cli/ maps any thrown value to
+// an exit code with exitCodeOf(), which reads `code` — never instanceof, so an error from
+// a second copy of this module (or a plain object carrying the brand) maps the same.
 
 export const ExitCode = {
   ok: 0,
@@ -19,15 +20,37 @@ export const ExitCode = {
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** Exit code by error code: the table of cli.md, plus codes other modules throw with a fixed exit. */
+export const EXIT_CODE_BY_CODE: Readonly<Record<string, number>> = {
+  ERR_USAGE: ExitCode.usage,
+  ERR_ORIGIN_UNREACHABLE: ExitCode.originUnreachable,
+  ERR_PARTIAL: ExitCode.partial,
+  ERR_OBJECT_CHANGED: ExitCode.partial,
+  ERR_BAD_RANGE_ANSWER: ExitCode.partial,
+  ERR_ORIGIN_HTTP: ExitCode.originHttp,
+  ERR_WRITE: ExitCode.write,
+  ERR_TIMEOUT: ExitCode.timeout,
+  ERR_DIGEST_MISMATCH: ExitCode.digest,
+  ERR_NO_SCHEDULER: ExitCode.noScheduler,
+  ERR_MANAGER_UNAVAILABLE: ExitCode.noScheduler,
+  ERR_OUTPUT_EXISTS: ExitCode.outputExists,
+  ERR_OUTPUT_BUSY: ExitCode.outputExists,
+};
+
+/** Marks every DfgetError, across copies of this module (Symbol.for is process-wide). */
+const DFGET_ERROR = Symbol.for("dfget.error");
+
 export class DfgetError extends Error {
   /** Stable machine-readable code, e.g. ERR_NO_SCHEDULER. Never derived from message text. */
   readonly code: string;
+  /** The code's row in EXIT_CODE_BY_CODE when it has one, else what the thrower chose (default 1). */
   readonly exitCode: number;
-  constructor(message: string, code = "ERR_DFGET", exitCode: number = ExitCode.other, options?: { cause?: unknown }) {
+  readonly [DFGET_ERROR] = true;
+  constructor(message: string, code = "ERR_DFGET", exitCode?: number, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "DfgetError";
     this.code = code;
-    this.exitCode = exitCode;
+    this.exitCode = EXIT_CODE_BY_CODE[code] ?? exitCode ?? ExitCode.other;
   }
 }
 
@@ -73,11 +96,17 @@ export class WriteError extends DfgetError {
   }
 }
 
-/** A deadline passed: the whole-run --timeout, or an origin read deadline. */
+/**
+ * Which deadline passed, as thrown: the whole run (--timeout), a vortex connect or piece
+ * transfer, the origin's connect / response / body deadlines, the low-speed watchdog.
+ * (Scheduler deadlines are not thrown: they are attempt outcomes in switching/.)
+ */
+export type TimeoutPhase = "run" | "connect" | "piece" | "origin" | "origin-connect" | "low-speed";
+
+/** A deadline passed: the whole-run --timeout, or a transfer deadline (see TimeoutPhase). */
 export class TimeoutError extends DfgetError {
-  /** Which deadline: run, connect, health, register, schedule, piece, origin. */
-  readonly phase: string;
-  constructor(phase: string, message: string, options?: { cause?: unknown }) {
+  readonly phase: TimeoutPhase;
+  constructor(phase: TimeoutPhase, message: string, options?: { cause?: unknown }) {
     super(message, "ERR_TIMEOUT", ExitCode.timeout, options);
     this.name = "TimeoutError";
     this.phase = phase;
@@ -118,8 +147,13 @@ export class InterruptedError extends DfgetError {
   }
 }
 
+/** The exit code for anything thrown: read from the error's code; 1 for what is not ours. */
 export function exitCodeOf(err: unknown): number {
-  return err instanceof DfgetError ? err.exitCode : ExitCode.other;
+  if (typeof err !== "object" || err === null || (err as Record<symbol, unknown>)[DFGET_ERROR] !== true) return ExitCode.other;
+  const { code, exitCode, signal } = err as { code?: unknown; exitCode?: unknown; signal?: unknown };
+  if (code === "ERR_INTERRUPTED") return signal === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
+  if (typeof code === "string" && EXIT_CODE_BY_CODE[code] !== undefined) return EXIT_CODE_BY_CODE[code];
+  return typeof exitCode === "number" ? exitCode : ExitCode.other;
 }
 
 export function messageOf(err: unknown): string {

@@ -27,7 +27,7 @@ test("network codes and millisecond counts read as words and durations", () => {
   assert.equal(userMessage(new OriginUnreachableError("origin 127.0.0.1:1 unreachable (ECONNREFUSED) for /x")), "origin 127.0.0.1:1 unreachable (connection refused) for /x");
   assert.equal(userMessage(new Error("request failed: UND_ERR_SOCKET")), "request failed: connection closed by the server");
   assert.equal(userMessage(new TimeoutError("origin", "origin sent no response within 30000 ms for /x")), "origin sent no response within 30s for /x");
-  assert.equal(userMessage(new TimeoutError("x", "probe took 250 ms")), "probe took 250 ms");
+  assert.equal(userMessage(new TimeoutError("connect", "probe took 250 ms")), "probe took 250 ms");
 });
 
 test("node's own system-error wording is folded into the words", () => {
