@@ -3,6 +3,8 @@
 // Manager, DfdaemonUpload) to the same address share one Channel, so the connection a
 // health probe opened is the one the AnnouncePeer stream then runs on.
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import { UsageError } from "../errors.js";
 import type { TlsFiles } from "../config/types.js";
@@ -28,11 +30,59 @@ export function createChannelCredentials(tls: TlsFiles, scope = "tls"): grpc.Cha
   const certChain = cert ? readTlsFile(cert, `${scope}.cert`) : null;
   const privateKey = key ? readTlsFile(key, `${scope}.key`) : null;
   try {
-    return grpc.credentials.createSsl(ca, privateKey, certChain);
+    return grpc.credentials.createSsl(ca, privateKey, certChain, { checkServerIdentity: checkIdentityOf });
   } catch (err) {
     // grpc-js parses the PEM here; a malformed file surfaces as a plain Error.
     throw new UsageError(`${scope}: invalid TLS material: ${(err as Error).message}`, { cause: err });
   }
+}
+
+// An IP-literal address and TLS: grpc-js always sets the TLS ServerName (SNI) to the
+// target's host, and Node warns (DEP0123) that an IP there is not permitted by RFC 6066 —
+// printed on every mTLS run against schedulers addressed by IP, which is how Dragonfly
+// clusters are addressed. Go and Rust clients send no SNI for an IP and check the
+// certificate's IP SANs. Here the channel gets a stand-in name under the reserved
+// `.invalid` TLD (RFC 6761) that encodes the IP, and the identity check decodes it and
+// verifies the certificate against the IP itself, as before.
+const IP_STAND_IN = /^ip-([0-9a-f]+)\.dfget\.invalid$/;
+
+/** `10.0.0.1` → `ip-0a000001.dfget.invalid`; IPv6 the same with 32 hex digits. */
+export function ipStandInName(ip: string): string {
+  const bytes = isIP(ip) === 4 ? ip.split(".").map(Number) : ipv6Bytes(ip);
+  return `ip-${Buffer.from(bytes).toString("hex")}.dfget.invalid`;
+}
+
+function ipv6Bytes(ip: string): number[] {
+  const [head, tail = ""] = ip.split("::");
+  const parse = (part: string): number[] => (part === "" ? [] : part.split(":").flatMap((group) => {
+    if (group.includes(".")) return group.split(".").map(Number);
+    const n = parseInt(group, 16);
+    return [n >> 8, n & 0xff];
+  }));
+  const front = parse(head);
+  const back = ip.includes("::") ? parse(tail) : [];
+  return [...front, ...new Array<number>(16 - front.length - back.length).fill(0), ...back];
+}
+
+function ipFromStandIn(hex: string): string {
+  const bytes = Buffer.from(hex, "hex");
+  if (bytes.length === 4) return [...bytes].join(".");
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
+  return groups.join(":");
+}
+
+/** Node's own check, against the IP when the name is a stand-in for one. */
+export function checkIdentityOf(host: string, cert: PeerCertificate): Error | undefined {
+  const standIn = IP_STAND_IN.exec(host);
+  return checkServerIdentity(standIn ? ipFromStandIn(standIn[1]) : host, cert);
+}
+
+/** Channel options for `addr` over `creds`: the stand-in server name for a TLS IP target. */
+function tlsNameOptions(addr: string, creds: grpc.ChannelCredentials): grpc.ChannelOptions {
+  if (!creds._isSecure()) return {};
+  const host = addr.startsWith("[") ? addr.slice(1, addr.indexOf("]")) : addr.slice(0, addr.lastIndexOf(":"));
+  return isIP(host) ? { "grpc.ssl_target_name_override": ipStandInName(host) } : {};
 }
 
 function readTlsFile(path: string, setting: string): Buffer {
@@ -152,7 +202,7 @@ export class ChannelPool {
     const key = `${credentialId(creds)}|${addr}`;
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { addr, channel: new grpc.Channel(addr, creds, this.options), clients: new Map() };
+      entry = { addr, channel: new grpc.Channel(addr, creds, { ...this.options, ...tlsNameOptions(addr, creds) }), clients: new Map() };
       this.entries.set(key, entry);
     }
     return entry;
