@@ -12,7 +12,11 @@ export type AttemptOutcome =
   | "cooling"
   | "stream-broken"
   | "resource-exhausted"
-  | "rejected";
+  | "rejected"
+  /** Outrun by another scheduler's SERVING, then failed or never answered: cools. */
+  | "hedged"
+  /** A scheduler name with no address: does not cool (there is nothing to cool). */
+  | "unresolved";
 
 /** What to do about a failed call to a scheduler. */
 export type FailureAction =
@@ -42,7 +46,32 @@ export function classifyGrpcFailure(code: number | undefined, midStream: boolean
   return { kind: "report", outcome: "rejected" };
 }
 
+const COOLING_OUTCOMES: ReadonlySet<AttemptOutcome> = new Set(["refused", "timeout", "not-serving", "unavailable", "stream-broken", "hedged"]);
+
 /** Outcomes that put a scheduler into cooldown. */
 export function outcomeCools(outcome: AttemptOutcome): boolean {
-  return outcome === "refused" || outcome === "timeout" || outcome === "not-serving" || outcome === "unavailable" || outcome === "stream-broken";
+  return COOLING_OUTCOMES.has(outcome);
+}
+
+/**
+ * Failures that make the next registration a switch. `hedged` is counted when the
+ * scheduler that outran it is chosen, so it is not counted again here.
+ */
+export function isSwitchOutcome(outcome: AttemptOutcome): boolean {
+  return outcome !== "ok" && outcome !== "cooling" && outcome !== "unresolved" && outcome !== "hedged" && outcome !== "rejected";
+}
+
+/** How a failure reads in a fallback line. */
+const FAILURE_TEXT: Partial<Record<AttemptOutcome, string>> = {
+  timeout: "not answering (connect timeout)",
+  "not-serving": "not serving",
+  "stream-broken": "lost the stream",
+  "resource-exhausted": "overloaded (RESOURCE_EXHAUSTED)",
+  hedged: "outrun and never answered",
+};
+
+/** "scheduler 10.0.0.1:8002 refused → 10.0.0.2:8002", or without "→ …" when nobody is next. */
+export function fallbackLine(addr: string, outcome: AttemptOutcome, next: string | undefined): string {
+  const why = FAILURE_TEXT[outcome] ?? outcome;
+  return next === undefined ? `scheduler ${addr} ${why}` : `scheduler ${addr} ${why} → ${next}`;
 }
