@@ -1,6 +1,7 @@
 // The scheduler list for a run, built from the resolved config: static list, managers
 // (with the last good list cached in the state dir), or none.
-import { systemClock } from "../clock.js";
+import { systemClock, systemTimer } from "../clock.js";
+import { resolverFromEnv, systemResolver } from "../net/address.js";
 import type { RunConfig } from "../config/types.js";
 import { createSchedulerList, type SchedulerList } from "../cluster/resolve.js";
 import { createChannelCredentials } from "../rpc/channels.js";
@@ -29,6 +30,9 @@ export function schedulerListFor(config: RunConfig, version: string, onWarning?:
     },
     {
       clock: systemClock,
+      timer: systemTimer,
+      // Tests give names loopback addresses through DFGET_TEST_HOSTS (never DNS).
+      resolver: resolverFromEnv(process.env.DFGET_TEST_HOSTS) ?? systemResolver,
       onWarning,
       // As the Rust dfdaemon: keep the first cluster (in manager order) with a healthy scheduler.
       probe: (addr) => probe(addr, { credentials: createChannelCredentials(config.scheduler.tls, "scheduler"), deadlineMs: config.scheduler.connectTimeoutMs, deadline }),

@@ -93,7 +93,9 @@ export function runPartsFor(config: RunConfig, version: string, shared: ProcessP
         cooldownIntervalMs: config.scheduler.cooldownIntervalMs,
         maxAttempts: config.scheduler.maxAttempts,
         disableBackToSource: config.disableBackToSource,
+        hedge: { delayMs: config.scheduler.hedgeDelayMs, timer: systemTimer },
         onAttempt: hooks.onAttempt,
+        onNotice: hooks.onNotice,
       });
     },
     origin: new OriginClient({
@@ -115,6 +117,7 @@ function candidateAddrs(list: SchedulerList, first: ResolvedSchedulers): Candida
   let addrs: readonly string[] = first.addrs;
   return {
     addrs: () => addrs,
+    unresolved: () => first.unresolved,
     async refresh() {
       if (first.source !== "manager" && first.source !== "cache") return undefined;
       const fresh = await list.refresh();

@@ -140,9 +140,9 @@ export class Renderer {
     this.scheduler = to;
     const failed = this.lastFailed;
     this.lastFailed = undefined;
-    if (from !== undefined) this.notice(this.chalk.yellow(`scheduler ${from} ${reason.split(":")[0]} → ${to}`));
-    else if (failed) this.notice(this.chalk.yellow(`scheduler ${failed.addr} ${failed.outcome} → ${to}`));
-    else if (this.opts.verbose) this.notice(`scheduler ${to}`);
+    // The selector explains every fallback itself ("scheduler A refused → B", one notice
+    // each); the switch adds a line only in verbose mode.
+    if (this.opts.verbose) this.notice(`scheduler ${to}${from !== undefined ? ` (after ${from}: ${reason})` : failed ? ` (after ${failed.addr} ${failed.outcome})` : ""}`);
   }
 
   private notice(message: string): void {

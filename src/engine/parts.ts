@@ -31,7 +31,7 @@ export interface ParentClients {
 
 export interface SelectorHooks {
   onAttempt(attempt: Attempt): void;
-  /** A warning about the cooldown ledger (e.g. a corrupt state file). */
+  /** One line for stderr: a fallback explained, or a warning about the cooldown ledger. */
   onNotice(message: string): void;
 }
 

@@ -38,22 +38,3 @@ export function emptyResult(url: string, output: string, clusterSource: string):
     timings: { startedAt: 0, durationMs: 0 },
   };
 }
-
-/**
- * Switches in an attempt list: moves past a failed scheduler to one that answered
- * (cli.md's example: owner refused, the next one used → 1). Skipping a cooling one is
- * not a switch, and failures after the last answer (back to the origin) are not either.
- */
-export function switchesOf(attempts: readonly Attempt[]): number {
-  let switches = 0;
-  let failuresSinceLastChoice = 0;
-  for (const attempt of attempts) {
-    if (attempt.outcome === "ok") {
-      switches += failuresSinceLastChoice;
-      failuresSinceLastChoice = 0;
-    } else if (attempt.outcome !== "cooling") {
-      failuresSinceLastChoice++;
-    }
-  }
-  return switches;
-}

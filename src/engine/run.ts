@@ -18,7 +18,7 @@ import { fetchRestFromOrigin } from "./origin-pieces.js";
 import { runP2P } from "./p2p.js";
 import type { RunParts } from "./parts.js";
 import { PieceLedger } from "./piece-ledger.js";
-import { emptyResult, switchesOf, type RunResult } from "./result.js";
+import { emptyResult, type RunResult } from "./result.js";
 import { StdoutPump } from "./stdout-pump.js";
 
 export type { RunResult } from "./result.js";
@@ -63,12 +63,13 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
 
   /** The value so far: counters from the ledger, attempts from the selector. */
   result(): RunResult {
-    const attempts = [...(this.selector?.attempts ?? [])];
+    // Without a selector (no scheduler address at all) the attempts are the unresolved names.
+    const attempts = [...(this.selector?.attempts ?? this.facts.scheduler.attempts)];
     return {
       ...this.facts,
       bytesWritten: this.ledger?.bytesWritten ?? this.facts.bytesWritten,
       pieces: this.ledger?.counts() ?? this.facts.pieces,
-      scheduler: { ...this.facts.scheduler, switches: switchesOf(attempts), attempts },
+      scheduler: { ...this.facts.scheduler, switches: this.selector?.switches ?? 0, attempts },
     };
   }
 
@@ -153,21 +154,31 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     const parts = this.parts;
     const list = await parts.schedulers.resolve();
     this.facts.cluster = { source: list.source, warning: list.warning ?? null };
-    if (list.warning) this.emit("notice", list.warning);
     if (list.addrs.length === 0) {
-      if (parts.config.disableBackToSource) throw new NoSchedulerError("no scheduler configured or found, and back-to-source is disabled");
-      const reason = list.source === "none" ? "no Dragonfly cluster configured: downloading directly from the origin" : "the manager lists no schedulers: downloading directly from the origin";
+      this.facts.scheduler.attempts = list.unresolved.map((name) => ({ addr: name.addr, outcome: "unresolved", ms: name.ms }));
+      // A configured cluster that is down says why (list.warning), on one line that is also
+      // the JSON warning; only no configuration at all is "no Dragonfly cluster configured".
+      const why = list.warning ?? (list.source === "none" ? "no Dragonfly cluster configured" : "the manager lists no schedulers");
+      if (parts.config.disableBackToSource) throw new NoSchedulerError(`${why}, and back-to-source is disabled`);
+      const reason = `${why}: downloading directly from the origin`;
+      if (list.warning) this.facts.cluster.warning = reason;
       return { complete: false, backToSource: true, reason };
     }
+    if (list.warning) this.emit("notice", list.warning);
     const selector = await parts.selectorFor(task.taskId, list, {
       onAttempt: (attempt) => this.emit("attempt", attempt),
       onNotice: (message) => this.emit("notice", message),
     });
     this.selector = selector;
-    const outcome = await runP2P(parts, task, selector, signal, this);
-    this.facts.peerId = outcome.peerId;
-    this.facts.scheduler.used = outcome.used;
-    return outcome;
+    try {
+      const outcome = await runP2P(parts, task, selector, signal, this);
+      this.facts.peerId = outcome.peerId;
+      this.facts.scheduler.used = outcome.used;
+      return outcome;
+    } finally {
+      // Probes outrun and still unanswered are recorded `hedged` and cooled now.
+      await selector.close();
+    }
   }
 
   /** No length or no ranges: one streamed GET written in order. */

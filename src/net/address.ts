@@ -191,3 +191,31 @@ function errorCodeOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "string" ? code : undefined;
 }
+
+/**
+ * A resolver answering from a fixed table only (unknown names: ENOTFOUND), never asking
+ * DNS. The CLI takes it from DFGET_TEST_HOSTS so end-to-end tests can give names
+ * loopback addresses without touching the system's resolver.
+ */
+export function tableResolver(table: Readonly<Record<string, readonly string[]>>): Resolver {
+  return async (name) => {
+    const ips = table[name.toLowerCase()];
+    if (ips === undefined) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${name}`), { code: "ENOTFOUND" });
+    return [...ips];
+  };
+}
+
+/** DFGET_TEST_HOSTS='{"sched.test":["127.0.0.2","127.0.0.3"]}' → a table resolver; unset → undefined. */
+export function resolverFromEnv(text: string | undefined): Resolver | undefined {
+  if (text === undefined || text === "") return undefined;
+  let table: unknown;
+  try {
+    table = JSON.parse(text);
+  } catch {
+    throw new UsageError("DFGET_TEST_HOSTS: not JSON");
+  }
+  const valid = typeof table === "object" && table !== null && !Array.isArray(table) &&
+    Object.values(table).every((ips) => Array.isArray(ips) && ips.every((ip) => typeof ip === "string"));
+  if (!valid) throw new UsageError('DFGET_TEST_HOSTS: expected {"name": ["ip", …]}');
+  return tableResolver(table as Record<string, string[]>);
+}

@@ -16,7 +16,7 @@ import {
   toEntries,
   type SchedulerEntry,
 } from "../../src/cluster/manager.js";
-import { createSchedulerList, resolveSchedulers, type SchedulerListConfig } from "../../src/cluster/resolve.js";
+import { cachedAtText, createSchedulerList, resolveSchedulers, type SchedulerListConfig } from "../../src/cluster/resolve.js";
 import { ChannelPool } from "../../src/rpc/channels.js";
 import { probe as probeAddress, type ProbeResult } from "../../src/rpc/health.js";
 import { refusingAddr, schedulerMessage, startBlackhole, startMiniGrpc } from "../support/mini-servers.js";
@@ -220,7 +220,7 @@ describe("resolveSchedulers", () => {
       const fromCache = await resolveSchedulers(config(stateDir, [dead, manager.addr]), { clock });
       assert.equal(fromCache.source, "cache");
       assert.deepEqual(fromCache.addrs, ["10.0.0.1:8002"]);
-      assert.equal(fromCache.warning, "managers unreachable; using the scheduler list cached at 2026-08-01T12:00:00.000Z");
+      assert.equal(fromCache.warning, `managers ${dead} (connection refused), ${manager.addr} (connection refused) unreachable; using the scheduler list cached at ${cachedAtText(clock.now(), clock.now())}`);
       assert.equal(fromCache.managerError?.failures.length, 2);
     } finally {
       await manager.close();
@@ -234,7 +234,7 @@ describe("resolveSchedulers", () => {
       const resolved = await resolveSchedulers(config(stateDir, [await refusingAddr()]), { clock });
       assert.equal(resolved.source, "none");
       assert.deepEqual(resolved.addrs, []);
-      assert.match(resolved.warning ?? "", /^managers unreachable and no cached scheduler list/);
+      assert.match(resolved.warning ?? "", /^manager 127\.0\.0\.1:\d+ unreachable \(connection refused\) and no cached list$/);
     } finally {
       await rm(stateDir, { recursive: true, force: true });
     }
@@ -265,7 +265,7 @@ describe("resolveSchedulers", () => {
 
   test("no static list and no manager → none, silently", async () => {
     const resolved = await resolveSchedulers(config("/nonexistent-state-dir", []), { clock });
-    assert.deepEqual(resolved, { source: "none", addrs: [] });
+    assert.deepEqual(resolved, { source: "none", addrs: [], resolved: {}, unresolved: [] });
   });
 
   test("with a real probe: the first cluster with a healthy scheduler is chosen and cached", async () => {
@@ -301,6 +301,7 @@ describe("resolveSchedulers", () => {
     try {
       const list = createSchedulerList(config(stateDir, ["m:65003"]), {
         clock,
+        resolver: async () => ["10.9.9.9"],
         listSchedulers: async () => ({ managerAddr: "m:65003", schedulers: answers[calls++]!, skipped: 0 }),
       });
       assert.deepEqual((await list.resolve()).addrs, ["10.0.0.1:8002"]);

@@ -41,10 +41,11 @@ test("line mode on a pipe: plain lines only, the switch is one visible notice, n
   r.attach(events);
   events.emit("progress", makeProgress(0, 100, 0, 2));
   events.emit("attempt", { addr: "10.0.0.1:8002", outcome: "refused", ms: 2 });
+  events.emit("notice", "scheduler 10.0.0.1:8002 refused → 10.0.0.2:8002"); // the selector's fallback line
   events.emit("schedulerSwitch", { from: undefined, to: "10.0.0.2:8002", reason: "" });
   events.emit("progress", makeProgress(100, 100, 2, 2));
   r.finish(true);
-  assert.match(text, /dfget: scheduler 10\.0\.0\.1:8002 refused → 10\.0\.0\.2:8002\n/);
+  assert.equal(text.match(/dfget: scheduler 10\.0\.0\.1:8002 refused → 10\.0\.0\.2:8002\n/g)?.length, 1, "once, not repeated by the switch");
   assert.match(text, /dfget: 100% 100 B\/100 B .* pieces 2\/2 via 10\.0\.0\.2:8002\n$/);
   assert.doesNotMatch(text, /[\r\u001b]/);
 });
