@@ -7,11 +7,10 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
-import { DEFAULT_FILTERED_QUERY_PARAMS, taskIdOf } from "../../src/task/task-id.js";
-import { ringCandidates } from "../../src/switching/ring.js";
 import { COOLDOWN_FILE_NAME, type CooldownFile } from "../../src/switching/cooldown.js";
 import { baseEnv, runDfget, workDir, type DfgetRun, type RunOptions } from "../support/cli.js";
-import { startCluster, type FakeCluster } from "../support/cluster.js";
+import type { FakeCluster } from "../support/cluster.js";
+import { startRingCluster } from "../support/ring-cluster.js";
 import type { FakeScheduler } from "../support/scheduler.js";
 import { sha256, sha256OfFile } from "../support/cli-e2e.js";
 import { validateAnnounceHostRequest, validateAnnouncePeerRequest } from "../support/validate.js";
@@ -30,8 +29,12 @@ export interface Rig {
   cluster: FakeCluster;
   url: string;
   taskId: string;
-  /** Schedulers in the exact order dfget tries them for this task (ring owner first). */
+  /** Schedulers in the exact order dfget tries them (ring owner first), from hard-coded vectors. */
   order: FakeScheduler[];
+  /** The one port the schedulers (127.0.0.2, .3, …) listen on. */
+  port: number;
+  /** Arguments fixing the task id (--content-for-calculating-task-id). */
+  taskArgs: string[];
   owner: FakeScheduler;
   second: FakeScheduler;
   third: FakeScheduler;
@@ -48,7 +51,7 @@ export interface RigOptions {
 }
 
 export async function startRig(schedulers = 3, options: RigOptions = {}): Promise<Rig> {
-  const cluster = await startCluster({ schedulers, origin: { files: { [FILE_PATH]: CONTENT } } });
+  const { cluster, order, port, taskId, taskArgs } = await startRingCluster(schedulers, { origin: { files: { [FILE_PATH]: CONTENT } } });
   const work = { ...(await workDir()), config: "" };
   work.config = join(work.dir, "dfget.yaml");
   await writeFile(
@@ -56,15 +59,13 @@ export async function startRig(schedulers = 3, options: RigOptions = {}): Promis
     ["host:", "  ip: 127.0.0.1", "  hostname: dfget-test", "scheduler:", `  scheduleTimeout: ${options.scheduleTimeout ?? "3s"}`, ""].join("\n"),
   );
   const url = cluster.origin!.url(FILE_PATH);
-  // The task id as dfget computes it: URL as given, default filtered params, no tag/app.
-  const taskId = taskIdOf({ url, tag: "", application: "", filteredQueryParams: DEFAULT_FILTERED_QUERY_PARAMS });
-  const byAddr = new Map(cluster.schedulers.map((s) => [s.addr, s]));
-  const order = ringCandidates(cluster.schedulerAddrs(), taskId).map((addr) => byAddr.get(addr)!);
   const rig: Rig = {
     cluster,
     url,
     taskId,
     order,
+    port,
+    taskArgs,
     owner: order[0]!,
     second: order[1]!,
     third: order[2]!,
@@ -79,12 +80,19 @@ export async function startRig(schedulers = 3, options: RigOptions = {}): Promis
   return rig;
 }
 
-/** Runs dfget for the rig's file with the common flags plus `extra` (cluster flags included). */
-export function dfget(rig: Rig, extra: string[], opts: RunOptions = {}): Promise<DfgetRun> {
+/**
+ * Runs dfget for the rig's file with the common flags plus `extra` (cluster flags included).
+ * Probes go one at a time (--hedge-delay 0) unless `extra` sets a hedge delay or `hedge`
+ * is "default": the order-focused scenarios must not depend on how fast a loaded machine
+ * answers a probe; the hedging scenarios opt in.
+ */
+export function dfget(rig: Rig, extra: string[], opts: RunOptions = {}, hedge: "serial" | "default" = "serial"): Promise<DfgetRun> {
   const w = rig.work;
+  const serial = hedge === "serial" && !extra.includes("--hedge-delay") ? ["--hedge-delay", "0"] : [];
+  const connect = extra.includes("--connect-timeout") ? [] : ["--connect-timeout", `${CONNECT_TIMEOUT_MS}ms`];
   const args = [
     rig.url, "-O", w.out, "--overwrite", "--config", w.config, "--state-dir", w.state,
-    "--connect-timeout", `${CONNECT_TIMEOUT_MS}ms`, "--json", ...extra,
+    ...connect, "--json", ...rig.taskArgs, ...serial, ...extra,
   ];
   return runDfget(args, { env: baseEnv(), timeoutMs: 20_000, ...opts });
 }
@@ -93,13 +101,14 @@ export function dfget(rig: Rig, extra: string[], opts: RunOptions = {}): Promise
 export interface DryRunPlan {
   taskId: string;
   schedulers: Array<{ addr: string; cooling: boolean; coolingUntil: string | null }>;
+  resolved: Record<string, string[]>;
 }
 
-export async function dryRun(rig: Rig, extra: string[]): Promise<DryRunPlan> {
+export async function dryRun(rig: Rig, extra: string[], opts: RunOptions = {}): Promise<DryRunPlan> {
   const w = rig.work;
   const run = await runDfget(
-    [rig.url, "--dry-run", "--json", "--config", w.config, "--state-dir", w.state, "--connect-timeout", `${CONNECT_TIMEOUT_MS}ms`, ...extra],
-    { env: baseEnv(), timeoutMs: 20_000 },
+    [rig.url, "--dry-run", "--json", "--config", w.config, "--state-dir", w.state, "--connect-timeout", `${CONNECT_TIMEOUT_MS}ms`, ...rig.taskArgs, ...extra],
+    { env: baseEnv(), timeoutMs: 20_000, ...opts },
   );
   assert.equal(run.code, 0, run.stderr);
   return JSON.parse(run.stdout.trim()) as DryRunPlan;

@@ -23,6 +23,8 @@ export interface ClusterOptions {
   parents?: () => FakeParentInfo[];
   /** Already-started seed parents; mutable through `cluster.seedParents`. */
   seedParents?: SeedParentLike[];
+  /** Where scheduler i listens (default 127.0.0.1, ephemeral port). */
+  schedulerEndpoints?: Array<{ host: string; port: number }>;
 }
 
 export interface FakeCluster {
@@ -49,7 +51,7 @@ export async function startCluster(options: ClusterOptions): Promise<FakeCluster
   const states = new Map<number, string>();
   try {
     for (let index = 0; index < options.schedulers; index += 1) {
-      schedulers.push(await startFakeScheduler({ name: `s${index + 1}`, parents }));
+      schedulers.push(await startFakeScheduler({ name: `s${index + 1}`, parents, ...options.schedulerEndpoints?.[index] }));
     }
     const manager = await startFakeManager({
       schedulers: () => schedulers.map((scheduler, index) => ({ addr: scheduler.addr, state: states.get(index) ?? "active" })),

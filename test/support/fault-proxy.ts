@@ -30,13 +30,15 @@ export class FaultProxy {
   private constructor(
     private readonly targetPort: number,
     readonly port: number,
+    /** The loopback address listened on (127.0.0.1 unless a test spreads servers over 127/8). */
+    readonly host: string,
   ) {}
 
-  /** Listens on 127.0.0.1:`port` (0 = ephemeral) and forwards to 127.0.0.1:`targetPort`. */
-  static async start(targetPort: number, port = 0): Promise<FaultProxy> {
+  /** Listens on `host`:`port` (0 = ephemeral) and forwards to 127.0.0.1:`targetPort`. */
+  static async start(targetPort: number, port = 0, host = "127.0.0.1"): Promise<FaultProxy> {
     const listener = net.createServer();
-    const bound = await listenOn(listener, port);
-    const proxy = new FaultProxy(targetPort, bound);
+    const bound = await listenOn(listener, port, host);
+    const proxy = new FaultProxy(targetPort, bound, host);
     proxy.attach(listener);
     return proxy;
   }
@@ -65,7 +67,7 @@ export class FaultProxy {
     this.currentMode = "forward";
     if (!this.listener) {
       const listener = net.createServer();
-      await listenOn(listener, this.port);
+      await listenOn(listener, this.port, this.host);
       this.attach(listener);
     }
     for (const connection of this.connections) this.thaw(connection);
@@ -161,10 +163,10 @@ function freeze(connection: ProxiedConnection): void {
   }
 }
 
-function listenOn(listener: net.Server, port: number): Promise<number> {
+function listenOn(listener: net.Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     listener.once("error", reject);
-    listener.listen({ host: "127.0.0.1", port, exclusive: true }, () => {
+    listener.listen({ host, port, exclusive: true }, () => {
       listener.off("error", reject);
       const address = listener.address();
       if (address === null || typeof address === "string") {

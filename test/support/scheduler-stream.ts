@@ -57,7 +57,7 @@ export interface StreamContext {
   readonly tasks: Map<string, TaskRecord>;
   parents(): FakeParentInfo[];
   /** The scheduler-wide fault that applies right now. */
-  fault(): "none" | "unavailable" | "silent" | "dead";
+  fault(): "none" | "unavailable" | "exhausted" | "silent" | "dead";
   record(rpc: string, peerId: string | undefined, message: unknown): void;
   /** Resolves after the configured answer delay (slow()). */
   delay(): Promise<void>;
@@ -109,6 +109,10 @@ export function serveAnnouncePeer(
     }
     if (context.fault() === "unavailable") {
       finish(status.UNAVAILABLE, "scheduler is unavailable", request.peerId);
+      return;
+    }
+    if (context.fault() === "exhausted") {
+      finish(status.RESOURCE_EXHAUSTED, "rate limit exceeded", request.peerId);
       return;
     }
     const problem = validateAnnouncePeerRequest(request);

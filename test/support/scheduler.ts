@@ -38,6 +38,9 @@ export interface FakeSchedulerOptions {
   name?: string;
   /** Parents offered in NormalTaskResponse, read at every register/reschedule. */
   parents?: () => FakeParentInfo[];
+  /** Where clients reach it: a loopback address (default 127.0.0.1) and port (default ephemeral). */
+  host?: string;
+  port?: number;
 }
 
 /**
@@ -79,6 +82,11 @@ export class FakeScheduler {
   private readonly timers = new Set<NodeJS.Timeout>();
   private servingStatus = ServingStatus.SERVING;
   private isUnavailable = false;
+  private isExhausted = false;
+  /** While set, health answers wait for it (holdHealth). */
+  private healthGate: Promise<void> | undefined;
+  /** While set, AnnouncePeer answers wait for it (holdStreams). */
+  private streamGate: Promise<void> | undefined;
   private isSilent = false;
   private isDead = false;
   private slowMs = 0;
@@ -93,7 +101,7 @@ export class FakeScheduler {
   ) {}
 
   get addr(): string {
-    return `127.0.0.1:${this.proxy.port}`;
+    return `${this.proxy.host}:${this.proxy.port}`;
   }
 
   get port(): number {
@@ -154,6 +162,34 @@ export class FakeScheduler {
     this.isUnavailable = true;
   }
 
+  /**
+   * Every scheduler RPC but health answers RESOURCE_EXHAUSTED, as the Go scheduler's rate
+   * limiter does (unary calls fail; a stream ends at its first message). Health stays SERVING.
+   */
+  resourceExhausted(): void {
+    this.isExhausted = true;
+  }
+
+  /** Health checks arrive and are recorded but answered only when the returned function is called. */
+  holdHealth(): () => void {
+    let release = (): void => undefined;
+    this.healthGate = new Promise((resolve) => (release = resolve));
+    return () => {
+      this.healthGate = undefined;
+      release();
+    };
+  }
+
+  /** AnnouncePeer messages are recorded but answered only when the returned function is called. */
+  holdStreams(): () => void {
+    let release = (): void => undefined;
+    this.streamGate = new Promise((resolve) => (release = resolve));
+    return () => {
+      this.streamGate = undefined;
+      release();
+    };
+  }
+
   /** After `pieces` more finished pieces (any stream): reset every connection, then refuse. */
   dieAfterPieces(pieces: number): void {
     this.pieceTrigger = { fault: "die", remainingPieces: pieces };
@@ -173,6 +209,7 @@ export class FakeScheduler {
   async heal(): Promise<void> {
     this.servingStatus = ServingStatus.SERVING;
     this.isUnavailable = false;
+    this.isExhausted = false;
     this.isSilent = false;
     this.isDead = false;
     this.slowMs = 0;
@@ -195,7 +232,10 @@ export class FakeScheduler {
       parents: this.parents,
       fault: () => this.fault(),
       record: (rpc, peerId, message) => this.record(rpc, peerId, message),
-      delay: () => this.delay(),
+      delay: async () => {
+        await this.streamGate;
+        await this.delay();
+      },
       onPieceFinished: () => this.onPieceFinished(),
     };
   }
@@ -257,11 +297,11 @@ export class FakeScheduler {
   healthService(): HealthServer {
     return {
       check: this.unary("Health/Check", (request: HealthCheckRequest): HealthCheckResponse | RpcFailure =>
-        request.service === "" ? { status: this.servingStatus } : new RpcFailure(status.NOT_FOUND, "unknown service")),
+        request.service === "" ? { status: this.servingStatus } : new RpcFailure(status.NOT_FOUND, "unknown service"), undefined, () => this.healthGate),
       watch: (call) => {
         this.record("Health/Watch", undefined, call.request);
         if (this.fault() === "unavailable") call.emit("error", { code: status.UNAVAILABLE, details: "scheduler is unavailable" });
-        else if (this.fault() === "none") call.write({ status: this.servingStatus });
+        else if (this.fault() === "none" || this.fault() === "exhausted") call.write({ status: this.servingStatus });
       },
     };
   }
@@ -270,6 +310,7 @@ export class FakeScheduler {
     if (this.isDead) return "dead";
     if (this.isSilent) return "silent";
     if (this.isUnavailable) return "unavailable";
+    if (this.isExhausted) return "exhausted";
     return "none";
   }
 
@@ -314,6 +355,7 @@ export class FakeScheduler {
     rpc: string,
     handler: (request: Request) => Response | RpcFailure,
     peerIdOf: (request: Request) => string | undefined = () => undefined,
+    gate: () => Promise<void> | undefined = () => undefined,
   ): handleUnaryCall<Request, Response> {
     return (call, callback) => {
       if (this.fault() === "dead") return;
@@ -321,8 +363,10 @@ export class FakeScheduler {
       if (this.fault() === "silent") return;
       const result = this.fault() === "unavailable"
         ? new RpcFailure(status.UNAVAILABLE, "scheduler is unavailable")
-        : handler(call.request);
-      void this.delay().then(() => {
+        : this.fault() === "exhausted" && !rpc.startsWith("Health/")
+          ? new RpcFailure(status.RESOURCE_EXHAUSTED, "rate limit exceeded")
+          : handler(call.request);
+      void Promise.resolve(gate()).then(() => this.delay()).then(() => {
         if (this.fault() === "silent" || this.fault() === "dead") return;
         if (result instanceof RpcFailure) callback({ code: result.code, details: result.details });
         else callback(null, result);
@@ -334,7 +378,10 @@ export class FakeScheduler {
 export async function startFakeScheduler(options: FakeSchedulerOptions = {}): Promise<FakeScheduler> {
   const server = new Server();
   const internalPort = await bindInternal(server);
-  const proxy = await FaultProxy.start(internalPort);
+  const proxy = await FaultProxy.start(internalPort, options.port ?? 0, options.host ?? "127.0.0.1").catch(async (err: unknown) => {
+    server.forceShutdown();
+    throw err;
+  });
   const scheduler = new FakeScheduler(options.name ?? `scheduler-${proxy.port}`, server, proxy, options.parents ?? (() => []));
   server.addService(SchedulerService, scheduler.schedulerService());
   server.addService(HealthService, scheduler.healthService());
