@@ -43,22 +43,20 @@ export async function fetchPiecesFromOrigin(opts: OriginPiecesOptions): Promise<
   const { ledger: state, origin, url, signal } = opts;
   let failure: unknown;
   const worker = async (): Promise<void> => {
-    const staging = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
     for (;;) {
       if (failure !== undefined || signal.aborted) return;
       const next = state.missing().find((p) => state.claim(p.number));
       if (!next) return;
       const started = Date.now();
       try {
-        // Straight to disk chunk by chunk, the crc32 computed on the way: no piece-sized
-        // buffer per transfer (memory and copies), and the disk works while bytes arrive.
+        // Straight to disk chunk by chunk as it arrives (still in cache), the crc32
+        // computed on the way: no piece-sized buffer, no staging copy. The file's one
+        // writer queues the chunk; the transport reuses its buffer once it is written.
         const crc = createCrc32Hasher();
-        const batch = new WriteBatch(staging, (position, bytes) => state.writePart(position, bytes));
         await origin.getRangeInto(url, next.offset, next.length, (chunk, position) => {
           crc.update(chunk);
-          return batch.add(chunk, position);
+          return state.writePart(position, chunk);
         }, signal);
-        await batch.flush();
         const piece = state.markFinished({ number: next.number, digest: crc.digest(), source: "origin", costMs: Date.now() - started, createdAt: new Date(started) });
         opts.onPiece?.(piece);
       } catch (err) {
@@ -72,35 +70,4 @@ export async function fetchPiecesFromOrigin(opts: OriginPiecesOptions): Promise<
   await Promise.all(workers);
   if (failure !== undefined) throw failure;
   if (signal.aborted) throw signal.reason;
-}
-
-/** Network chunks are ~64 KiB; writing them in 1 MiB batches cuts write(2) calls 16-fold. */
-const WRITE_BATCH_BYTES = 1 << 20;
-
-/** Collects contiguous chunks in a reused staging buffer and writes them in one call. */
-class WriteBatch {
-  private start = 0;
-  private used = 0;
-  private readonly staging: Buffer;
-  private readonly write: (position: number, bytes: Buffer) => Promise<void>;
-
-  constructor(staging: Buffer, write: (position: number, bytes: Buffer) => Promise<void>) {
-    this.staging = staging;
-    this.write = write;
-  }
-
-  async add(chunk: Buffer, position: number): Promise<void> {
-    if (this.used > 0 && (position !== this.start + this.used || this.used + chunk.length > this.staging.length)) await this.flush();
-    if (chunk.length >= this.staging.length) return this.write(position, chunk);
-    if (this.used === 0) this.start = position;
-    chunk.copy(this.staging, this.used);
-    this.used += chunk.length;
-  }
-
-  async flush(): Promise<void> {
-    if (this.used === 0) return;
-    const bytes = this.staging.subarray(0, this.used);
-    this.used = 0;
-    await this.write(this.start, bytes);
-  }
 }

@@ -7,6 +7,7 @@ import { access, link, lstat, open, rename, rm, stat, type FileHandle } from "no
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { OutputExistsError, WriteError } from "../errors.js";
+import { WriteQueue } from "./write-queue.js";
 
 export interface PieceFileOptions {
   /** Replace an existing output (otherwise OutputExistsError, exit 73). */
@@ -66,6 +67,8 @@ export class PieceFile {
   private state: PieceFileState = "open";
   /** Unlinked at creation: nothing to remove, and nowhere to commit to. */
   private anonymous = false;
+  /** Every write to this file, from every transfer, goes through this one queue. */
+  private readonly queue: WriteQueue;
 
   private constructor(outputPath: string, tempPath: string, handle: FileHandle, opts: PieceFileOptions) {
     this.outputPath = outputPath;
@@ -73,6 +76,10 @@ export class PieceFile {
     this.handle = handle;
     this.overwrite = opts.overwrite;
     this.size = opts.size;
+    this.queue = new WriteQueue(
+      async (data, offset, length, position) => (await handle.write(data, offset, length, position)).bytesWritten,
+      tempPath,
+    );
   }
 
   /**
@@ -133,25 +140,18 @@ export class PieceFile {
     return file;
   }
 
-  /** Writes `data` at `offset`; concurrent calls for different pieces are safe. */
+  /**
+   * Writes `data` at `offset`. Concurrent calls are safe and cheap: they are queued and
+   * written one at a time (see WriteQueue). `data` must stay untouched until this
+   * resolves — a transfer may reuse its receive buffer only then.
+   */
   async writePiece(offset: number, data: Buffer): Promise<void> {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`offset must be a non-negative integer, got ${offset}`);
     if (this.size !== undefined && offset + data.length > this.size) {
       throw new RangeError(`piece [${offset}, ${offset + data.length}) exceeds the file size ${this.size}`);
     }
-    const handle = this.openHandle();
-    let written = 0;
-    try {
-      // write(2) may be short (e.g. near ENOSPC); keep going until everything is down.
-      while (written < data.length) {
-        const { bytesWritten } = await handle.write(data, written, data.length - written, offset + written);
-        if (bytesWritten === 0) throw new WriteError(`cannot write ${this.tempPath}: no progress`);
-        written += bytesWritten;
-      }
-    } catch (err) {
-      if (err instanceof WriteError) throw err;
-      throw writeErrorFrom("write", this.tempPath, err);
-    }
+    this.openHandle();
+    await this.queue.write(offset, data);
   }
 
   /**
@@ -167,6 +167,7 @@ export class PieceFile {
   async commit(): Promise<void> {
     const handle = this.openHandle();
     try {
+      await this.queue.drained();
       this.handle = undefined;
       try {
         await handle.close();

@@ -14,6 +14,7 @@ export { redactUrl };
 import { describeStatus, translateOriginError, unexpectedStatus } from "./origin-errors.js";
 import { discard, drop, flattenHeaders, parseLength, parseOriginUrl } from "./origin-http.js";
 import { LowSpeedWatchdog } from "./low-speed.js";
+import { RangeReader, type RangeSink } from "./range-reader.js";
 import {
   ExactBytes,
   ObjectChangedError,
@@ -53,6 +54,10 @@ export interface OriginClientOptions {
   userAgent?: string;
   /** curl's --speed-limit in bytes/s over a readTimeoutMs window; default 1024, 0 = silence only. */
   lowSpeedLimit?: number;
+  /** 206 bodies through the lean socket reader (default true); false: undici only. */
+  leanRanges?: boolean;
+  /** Extra CA for the lean reader's TLS (tests); undici uses the default store. */
+  ca?: string | Buffer;
 }
 
 /** What a GET's answer is checked against: the size and version of the first HEAD. */
@@ -107,6 +112,8 @@ interface Answer {
 
 export class OriginClient {
   private readonly agent: Agent;
+  /** Reads 206 bodies; undici serves every answer it declines (README: "Why a hand-written range reader"). */
+  private readonly lean: RangeReader | undefined;
   private readonly userHeaders: Array<[string, string]>;
   private readonly userAgent: string | undefined;
   private readonly maxRedirects: number;
@@ -134,6 +141,11 @@ export class OriginClient {
       connect: { timeout: opts.connectTimeoutMs },
       headersTimeout: opts.readTimeoutMs,
       bodyTimeout: opts.readTimeoutMs,
+    });
+    this.lean = opts.leanRanges === false ? undefined : new RangeReader({
+      connectTimeoutMs: opts.connectTimeoutMs,
+      readTimeoutMs: opts.readTimeoutMs,
+      ca: opts.ca,
     });
   }
 
@@ -180,6 +192,7 @@ export class OriginClient {
     const extra: Array<[string, string]> = [["range", `bytes=${offset}-${last}`]];
     const ifRange = this.pinned && ifRangeHeader(this.pinned.pin);
     if (ifRange !== undefined) extra.push(["if-range", ifRange]);
+    if (this.lean && (await this.leanRange(url, { offset, length }, extra, sink, signal))) return;
     const { response, url: final } = await this.send("GET", url, extra, signal);
     const where = `range ${offset}-${last} of ${redactUrl(final)}`;
     this.checkRange(response, final, { offset, length, where });
@@ -288,7 +301,52 @@ export class OriginClient {
 
   /** Fails requests still in flight; idle sockets are closed. */
   async close(): Promise<void> {
+    this.lean?.close();
     await this.agent.destroy();
+  }
+
+  /**
+   * The range through the lean reader, under the same checks and low-speed rule as
+   * undici's answers: true when every byte went to the sink; false when it declined the
+   * answer before any byte (a redirect, a chunked body, a 200 to stream) and undici must ask.
+   */
+  private async leanRange(
+    input: string,
+    at: { offset: number; length: number },
+    extra: Array<[string, string]>,
+    sink: RangeSink,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const url = parseOriginUrl(input);
+    this.homeOrigin ??= url.origin;
+    const where = `range ${at.offset}-${at.offset + at.length - 1} of ${redactUrl(url)}`;
+    // Watched from the head on, as on the undici path; it aborts the read through `slow`.
+    const slow = new AbortController();
+    let watchdog: LowSpeedWatchdog | undefined;
+    const check = (status: number, headers: Readonly<Record<string, string>>): boolean => {
+      const total = this.pinned?.size;
+      if (total === undefined) {
+        if (status === 200) throw new RangeNotSupportedError(`origin ignored the Range header (200 instead of 206) for ${where}`);
+        if (status !== 206) throw unexpectedStatus(status, url);
+      } else if (checkRangeAnswer(status, headers, { ...at, where, total, pin: this.pinned?.pin ?? {} }).kind === "whole") {
+        return false; // undici asks again and keeps the 200's body for streamWhole()
+      }
+      watchdog = this.watch(where, undefined);
+      watchdog.signal.addEventListener("abort", () => slow.abort(watchdog?.signal.reason), { once: true });
+      return true;
+    };
+    const counted: RangeSink = (chunk, position) => {
+      watchdog?.bytes(chunk.length);
+      return sink(chunk, position);
+    };
+    const signals = signal ? [signal, slow.signal] : [slow.signal];
+    try {
+      const headers = this.headersFor(url, extra);
+      const result = await this.lean!.read({ url, ...at, headers, where, check, sink: counted, signal: AbortSignal.any(signals) });
+      return result.kind === "done";
+    } finally {
+      watchdog?.stop();
+    }
   }
 
   /** One request, redirects followed (at most maxRedirects hops). */

@@ -1,0 +1,109 @@
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { WriteQueue, type PositionedWrite } from "../../src/storage/write-queue.js";
+import { DfgetError, ExitCode, WriteError } from "../../src/errors.js";
+
+/** A fake file: every write waits until the test releases it, so order and overlap are visible. */
+function fakeFile(opts: { shortBy?: number; failAt?: number; error?: NodeJS.ErrnoException } = {}) {
+  const calls: Array<{ position: number; bytes: string }> = [];
+  const gates: Array<() => void> = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const writeAt: PositionedWrite = async (data, offset, length, position) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    await new Promise<void>((resolve) => gates.push(resolve));
+    inFlight--;
+    if (opts.failAt !== undefined && position === opts.failAt) throw opts.error;
+    const n = Math.max(1, length - (opts.shortBy ?? 0));
+    calls.push({ position, bytes: data.subarray(offset, offset + n).toString() });
+    return n;
+  };
+  const release = async (): Promise<void> => {
+    // Let queued microtasks start the next write before releasing it.
+    for (let i = 0; i < 5 && gates.length === 0; i++) await Promise.resolve();
+    gates.shift()?.();
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { writeAt, calls, release, get maxInFlight() { return maxInFlight; }, get pending() { return gates.length; } };
+}
+
+describe("WriteQueue", () => {
+  test("writes in the order asked, one at a time", async () => {
+    const file = fakeFile();
+    const queue = new WriteQueue(file.writeAt, "f", 100);
+    const done: number[] = [];
+    const writes = [[10, "bb"], [0, "aa"], [20, "cc"]] as const;
+    const all = writes.map(([pos, text]) => queue.write(pos, Buffer.from(text)).then(() => done.push(pos)));
+    for (let i = 0; i < 3; i++) await file.release();
+    await Promise.all(all);
+    assert.deepEqual(file.calls, [{ position: 10, bytes: "bb" }, { position: 0, bytes: "aa" }, { position: 20, bytes: "cc" }]);
+    assert.deepEqual(done, [10, 0, 20]);
+    assert.equal(file.maxInFlight, 1);
+  });
+
+  test("short writes are continued at the right position", async () => {
+    const file = fakeFile({ shortBy: 2 });
+    const queue = new WriteQueue(file.writeAt, "f", 100);
+    const done = queue.write(100, Buffer.from("abcde"));
+    for (let i = 0; i < 3; i++) await file.release();
+    await done;
+    assert.deepEqual(file.calls, [{ position: 100, bytes: "abc" }, { position: 103, bytes: "d" }, { position: 104, bytes: "e" }]);
+  });
+
+  test("accepts no more than maxQueuedBytes; a write larger than the bound goes alone", async () => {
+    const file = fakeFile();
+    const queue = new WriteQueue(file.writeAt, "f", 10);
+    const a = queue.write(0, Buffer.alloc(6, "a"));
+    const b = queue.write(6, Buffer.alloc(6, "b"));
+    const c = queue.write(12, Buffer.alloc(25, "c"));
+    assert.equal(queue.queuedBytes, 6, "b waits: 6 + 6 > 10");
+    await file.release();
+    await a;
+    assert.equal(queue.queuedBytes, 6, "b accepted, c (25 > 10) waits for an empty queue");
+    await file.release();
+    await b;
+    assert.equal(queue.queuedBytes, 25);
+    await file.release();
+    await c;
+    assert.equal(queue.queuedBytes, 0);
+    assert.deepEqual(file.calls.map((call) => call.position), [0, 6, 12]);
+  });
+
+  test("the first failure rejects that write, those behind it and every later one, as WriteError (23)", async () => {
+    const enospc = Object.assign(new Error("no space"), { code: "ENOSPC" });
+    const file = fakeFile({ failAt: 4, error: enospc });
+    const queue = new WriteQueue(file.writeAt, "/tmp/x.part", 100);
+    const first = queue.write(0, Buffer.from("1234"));
+    // Settled as soon as they reject, so no rejection is ever unhandled.
+    const failing = queue.write(4, Buffer.from("5678")).then(() => undefined, (err: unknown) => err);
+    const behind = queue.write(8, Buffer.from("9abc")).then(() => undefined, (err: unknown) => err);
+    await file.release();
+    await first;
+    await file.release();
+    const isWriteError = (err: unknown): boolean => {
+      assert.ok(err instanceof WriteError);
+      assert.ok(err instanceof DfgetError && err.exitCode === ExitCode.write);
+      assert.match(err.message, /cannot write \/tmp\/x\.part: ENOSPC/);
+      return true;
+    };
+    assert.ok(isWriteError(await failing));
+    assert.ok(isWriteError(await behind));
+    await assert.rejects(queue.write(12, Buffer.from("z")), isWriteError);
+    assert.equal(file.pending, 0, "nothing written after the failure");
+    await queue.drained();
+  });
+
+  test("drained() waits for the write in flight", async () => {
+    const file = fakeFile();
+    const queue = new WriteQueue(file.writeAt, "f", 100);
+    void queue.write(0, Buffer.from("x"));
+    let drained = false;
+    const waiting = queue.drained().then(() => (drained = true));
+    await Promise.resolve();
+    assert.equal(drained, false);
+    await file.release();
+    await waiting;
+    assert.equal(drained, true);
+  });
+});
