@@ -145,6 +145,8 @@ export class OriginClient {
     this.lean = opts.leanRanges === false ? undefined : new RangeReader({
       connectTimeoutMs: opts.connectTimeoutMs,
       readTimeoutMs: opts.readTimeoutMs,
+      // Silence inside a body is the low-speed watchdog's to report (as on undici's path).
+      bodyTimeoutMs: 3 * opts.readTimeoutMs + 1000,
       ca: opts.ca,
     });
   }
@@ -335,15 +337,21 @@ export class OriginClient {
       watchdog.signal.addEventListener("abort", () => slow.abort(watchdog?.signal.reason), { once: true });
       return true;
     };
-    const counted: RangeSink = (chunk, position) => {
-      watchdog?.bytes(chunk.length);
-      return sink(chunk, position);
-    };
     const signals = signal ? [signal, slow.signal] : [slow.signal];
+    let received = 0;
+    const progress = (bytes: number): void => {
+      received += bytes;
+      watchdog?.bytes(bytes);
+    };
     try {
       const headers = this.headersFor(url, extra);
-      const result = await this.lean!.read({ url, ...at, headers, where, check, sink: counted, signal: AbortSignal.any(signals) });
+      const result = await this.lean!.read({ url, ...at, headers, where, check, sink, progress, signal: AbortSignal.any(signals) });
       return result.kind === "done";
+    } catch (err) {
+      if (watchdog?.tripped && err === watchdog.signal.reason) {
+        throw new TimeoutError("low-speed", `${messageOf(err)}, after ${received} of ${at.length} bytes of ${where}`);
+      }
+      throw err;
     } finally {
       watchdog?.stop();
     }

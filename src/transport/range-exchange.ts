@@ -31,8 +31,10 @@ export interface ExchangeOptions {
   length: number;
   where: string;
   readTimeoutMs: number;
+  bodyTimeoutMs: number;
   check: RangeAnswerCheck;
   sink: RangeSink;
+  progress?: (bytes: number) => void;
   signal?: AbortSignal;
   finished: (end: ExchangeEnd) => void;
 }
@@ -153,6 +155,7 @@ export class Exchange {
       return undefined;
     }
     this.stage = "body";
+    this.armTimer(); // the body's gap deadline from here on
     this.pendingFrom = this.pendingEnd = this.filled - (bytes.length - end);
     return bytes.length - end;
   }
@@ -180,6 +183,7 @@ export class Exchange {
     if (count > room) this.overSent = true;
     const body = Math.min(count, room);
     this.consumed += body;
+    this.o.progress?.(body);
     const wanted = Math.min(body, this.o.length - this.taken);
     this.taken += wanted;
     this.pendingEnd = at + wanted;
@@ -255,7 +259,7 @@ export class Exchange {
 
   private armTimer(): void {
     clearTimeout(this.timer);
-    const ms = this.o.readTimeoutMs;
+    const ms = this.stage === "head" ? this.o.readTimeoutMs : this.o.bodyTimeoutMs;
     this.timer = setTimeout(() => {
       const { where, length } = this.o;
       const message = this.stage === "head"

@@ -20,8 +20,10 @@ export type { RangeAnswerCheck, RangeSink };
 
 export interface RangeReaderOptions {
   connectTimeoutMs: number;
-  /** Deadline for the response head, then for each gap between body chunks. */
+  /** Deadline for the response head, and (unless bodyTimeoutMs) for each gap between body chunks. */
   readTimeoutMs: number;
+  /** Gap deadline inside a body; a backstop where the caller runs its own low-speed rule. */
+  bodyTimeoutMs?: number;
   /** Receive buffer size; each connection has BUFFERS_PER_CONNECTION of them. */
   bufferBytes?: number;
   /** Idle connections kept per origin for the next range. */
@@ -40,6 +42,8 @@ export interface LeanRangeRequest {
   where: string;
   check: RangeAnswerCheck;
   sink: RangeSink;
+  /** Body bytes as they come off the wire (before they are gathered for the sink). */
+  progress?: (bytes: number) => void;
   signal?: AbortSignal;
 }
 
@@ -136,8 +140,10 @@ export class RangeReader {
         length: req.length,
         where: req.where,
         readTimeoutMs: this.opts.readTimeoutMs,
+        bodyTimeoutMs: this.opts.bodyTimeoutMs ?? this.opts.readTimeoutMs,
         check: req.check,
         sink: req.sink,
+        progress: req.progress,
         signal: req.signal,
         finished: resolve,
       });
