@@ -337,7 +337,11 @@ export class OriginClient {
       watchdog.signal.addEventListener("abort", () => slow.abort(watchdog?.signal.reason), { once: true });
       return true;
     };
-    const signals = signal ? [signal, slow.signal] : [slow.signal];
+    // One signal for the reader: the caller's abort or a low-speed trip (a plain relay, not
+    // AbortSignal.any, whose composite signals Node 20 may collect while still needed).
+    const relay = (): void => slow.abort(signal?.reason);
+    if (signal?.aborted) relay();
+    else signal?.addEventListener("abort", relay, { once: true });
     let received = 0;
     const progress = (bytes: number): void => {
       received += bytes;
@@ -345,7 +349,7 @@ export class OriginClient {
     };
     try {
       const headers = this.headersFor(url, extra);
-      const result = await this.lean!.read({ url, ...at, headers, where, check, sink, progress, signal: AbortSignal.any(signals) });
+      const result = await this.lean!.read({ url, ...at, headers, where, check, sink, progress, signal: slow.signal });
       return result.kind === "done";
     } catch (err) {
       if (watchdog?.tripped && err === watchdog.signal.reason) {
@@ -353,6 +357,7 @@ export class OriginClient {
       }
       throw err;
     } finally {
+      signal?.removeEventListener("abort", relay);
       watchdog?.stop();
     }
   }
