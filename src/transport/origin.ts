@@ -147,6 +147,7 @@ export class OriginClient {
       readTimeoutMs: opts.readTimeoutMs,
       // Silence inside a body is the low-speed watchdog's to report (as on undici's path).
       bodyTimeoutMs: 3 * opts.readTimeoutMs + 1000,
+      connections: opts.connections ?? DEFAULT_CONNECTIONS,
       ca: opts.ca,
     });
   }

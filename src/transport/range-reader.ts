@@ -28,6 +28,8 @@ export interface RangeReaderOptions {
   bufferBytes?: number;
   /** Idle connections kept per origin for the next range. */
   maxIdlePerOrigin?: number;
+  /** Connections in use per origin at once (undici's pool size); more requests wait their turn. */
+  connections?: number;
   /** Extra CA (tests); the default store and NODE_EXTRA_CA_CERTS apply as for undici. */
   ca?: string | Buffer;
 }
@@ -54,6 +56,7 @@ export const DEFAULT_BUFFER_BYTES = 256 * 1024;
 /** Two: one being written while the other fills. A third measured no faster. */
 const BUFFERS_PER_CONNECTION = 2;
 const DEFAULT_MAX_IDLE = 8;
+const DEFAULT_CONNECTIONS = 8;
 const UNREACHABLE_CODES = new Set([
   "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "ECONNRESET", "ECONNABORTED", "EPIPE",
   "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN", "ETIMEDOUT",
@@ -101,6 +104,8 @@ export class Connection {
 export class RangeReader {
   private readonly opts: RangeReaderOptions;
   private readonly idle = new Map<string, Connection[]>();
+  /** Per origin: connections in use, and requests waiting for one. */
+  private readonly slots = new Map<string, { used: number; waiting: Array<() => void> }>();
   private closed = false;
 
   constructor(opts: RangeReaderOptions) {
@@ -112,6 +117,16 @@ export class RangeReader {
     const request = buildGetRequest(req.url, req.headers);
     if (!request) return { kind: "declined", reason: "a header undici must send" };
     req.signal?.throwIfAborted();
+    const key = keyOf(req.url);
+    await this.acquire(key, req.signal);
+    try {
+      return await this.exchange(request, req);
+    } finally {
+      this.releaseSlot(key);
+    }
+  }
+
+  private async exchange(request: Buffer, req: LeanRangeRequest): Promise<LeanRangeResult> {
     // A reused connection the server closed meanwhile fails before any answer: try once more on a fresh one.
     for (let attempt = 0; ; attempt++) {
       const reused = attempt === 0 ? this.takeIdle(req.url) : undefined;
@@ -123,6 +138,36 @@ export class RangeReader {
       if (end.kind === "stale") throw new OriginUnreachableError(`origin ${req.url.host} closed the connection before answering ${req.where}`);
       return end.kind === "done" ? { kind: "done" } : { kind: "declined", reason: end.reason };
     }
+  }
+
+  /** Waits for a free connection slot; no deadline runs while waiting (as in undici's queue). */
+  private acquire(key: string, signal: AbortSignal | undefined): Promise<void> {
+    const slot = this.slots.get(key) ?? { used: 0, waiting: [] };
+    this.slots.set(key, slot);
+    if (slot.used < (this.opts.connections ?? DEFAULT_CONNECTIONS)) {
+      slot.used++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        slot.waiting.splice(slot.waiting.indexOf(grant), 1);
+        reject(signal?.reason);
+      };
+      const grant = (): void => {
+        signal?.removeEventListener("abort", onAbort);
+        slot.used++;
+        resolve();
+      };
+      slot.waiting.push(grant);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  private releaseSlot(key: string): void {
+    const slot = this.slots.get(key);
+    if (!slot) return;
+    slot.used--;
+    slot.waiting.shift()?.();
   }
 
   /** Closes idle connections; requests in flight finish or fail on their own deadlines. */
