@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     progress: config.progress,
     color: config.color,
     quiet: config.quiet,
-    verbose: config.logLevel === "debug",
+    verbose: config.logLevel === "debug" || config.logLevel === "trace",
     stream: process.stderr,
     env: process.env,
   });

@@ -93,7 +93,7 @@ export function barLine(f: BarFields, width: number): string {
   const size = f.total === undefined ? formatBytes(f.transferred) : `${formatBytes(f.transferred)}/${formatBytes(f.total)}`;
   const speed = f.rate === undefined ? "" : `${formatBytes(Math.round(f.rate))}/s`;
   const eta = etaSeconds(f.transferred, f.total, f.rate);
-  const etaText = eta === undefined ? "" : `ETA ${formatSeconds(eta)}`;
+  const etaText = eta === undefined || f.transferred >= (f.total ?? 0) ? "" : `ETA ${formatSeconds(eta)}`;
   const via = f.scheduler ? `via ${f.scheduler}` : "";
   const join = (parts: string[]): string => parts.filter((p) => p !== "").join("  ");
 
