@@ -62,7 +62,7 @@ export class PieceFile {
   readonly outputPath: string;
   readonly tempPath: string;
   private readonly overwrite: boolean;
-  private readonly size: number | undefined;
+  private size: number | undefined;
   private handle: FileHandle | undefined;
   private state: PieceFileState = "open";
   /** Unlinked at creation: nothing to remove, and nowhere to commit to. */
@@ -180,6 +180,21 @@ export class PieceFile {
       throw err;
     }
     this.state = "committed";
+  }
+
+  /**
+   * Sets the final size once it is known (after the HEAD). `fresh`: drop whatever bytes an
+   * earlier run left in a reused partial first.
+   */
+  async setSize(size: number, fresh: boolean): Promise<void> {
+    const handle = this.openHandle();
+    try {
+      if (fresh) await handle.truncate(0);
+      await handle.truncate(size);
+    } catch (err) {
+      throw writeErrorFrom("size", this.tempPath, err);
+    }
+    this.size = size;
   }
 
   /** Closes the temp file and leaves it where it is (a partial kept for resume). */

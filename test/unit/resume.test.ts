@@ -7,6 +7,7 @@ import { join } from "node:path";
 import lockfile from "proper-lockfile";
 import { OutputLock } from "../../src/storage/output-lock.js";
 import { PieceFile } from "../../src/storage/piece-file.js";
+import { ResumablePartial } from "../../src/storage/resumable.js";
 import {
   OutputBusyError,
   discardResume,
@@ -210,5 +211,70 @@ describe("state files", () => {
     await writeFile(blocker, "x");
     const err = await updateJsonFile(join(blocker, "state.json"), {}, () => ({}), () => undefined).catch((e: unknown) => e);
     assert.ok(["ENOTDIR", "EEXIST"].includes((err as NodeJS.ErrnoException).code ?? ""), String(err));
+  });
+});
+
+describe("ResumablePartial", () => {
+  const plan = [
+    { number: 0, offset: 0, length: 4 },
+    { number: 1, offset: 4, length: 4 },
+    { number: 2, offset: 8, length: 2 },
+  ];
+  const notices: string[] = [];
+  const opts = { overwrite: false, resume: true, notice: (m: string) => void notices.push(m) };
+
+  test("cut short → kept; rerun reuses the verified pieces; success leaves only the output", async () => {
+    const sub = await mkdtemp(join(dir, "rp-"));
+    const out = join(sub, "f.bin");
+    const first = await ResumablePartial.open(out, opts);
+    assert.equal((await first.prepare(identity, plan)).size, 0);
+    await first.file.writePiece(0, Buffer.from("abcd"));
+    first.finished(0, "crc32:3984772369");
+    await first.close(new PartialTransferError("cut"));
+    assert.deepEqual((await readdir(sub)).sort(), [".f.bin.dfget.json", ".f.bin.dfget.part"]);
+
+    const second = await ResumablePartial.open(out, opts);
+    const reused = await second.prepare(identity, plan);
+    assert.deepEqual([...reused.entries()], [[0, "crc32:3984772369"]]);
+    await second.file.writePiece(4, Buffer.from("efghij"));
+    await second.commit();
+    assert.deepEqual(await readdir(sub), ["f.bin"]);
+    assert.equal(await readFile(out, "utf8"), "abcdefghij");
+  });
+
+  test("a record for another version is discarded with one notice; 22 removes everything", async () => {
+    const sub = await mkdtemp(join(dir, "rp-"));
+    const out = join(sub, "g.bin");
+    const first = await ResumablePartial.open(out, opts);
+    await first.prepare(identity, plan);
+    await first.file.writePiece(0, Buffer.from("abcd"));
+    first.finished(0, "crc32:3984772369");
+    await first.close(new InterruptedError("SIGINT"));
+    notices.length = 0;
+    const second = await ResumablePartial.open(out, opts);
+    assert.equal((await second.prepare({ ...identity, validator: { etag: '"v2"' } }, plan)).size, 0);
+    assert.equal(notices.length, 1);
+    assert.match(notices[0] ?? "", /version changed/);
+    await second.close(new OriginHttpError(404, "gone"));
+    assert.deepEqual(await readdir(sub), []);
+  });
+
+  test("no validator: nothing kept after a cut, one notice", async () => {
+    const sub = await mkdtemp(join(dir, "rp-"));
+    notices.length = 0;
+    const partial = await ResumablePartial.open(join(sub, "h.bin"), opts);
+    await partial.prepare({ ...identity, validator: {} }, plan);
+    partial.finished(0, "crc32:1");
+    await partial.close(new PartialTransferError("cut"));
+    assert.deepEqual(await readdir(sub), []);
+    assert.equal(notices.filter((m) => /cannot be resumed/.test(m)).length, 1);
+  });
+
+  test("an existing output without --overwrite is 73 and the lock is released", async () => {
+    const sub = await mkdtemp(join(dir, "rp-"));
+    await writeFile(join(sub, "x.bin"), "old");
+    const err = await ResumablePartial.open(join(sub, "x.bin"), opts).catch((e: unknown) => e);
+    assert.equal((err as DfgetError).exitCode, 73);
+    assert.deepEqual(await readdir(sub), ["x.bin"]);
   });
 });

@@ -1,0 +1,166 @@
+// The output of one run while it downloads, with resume: the hidden partial and its record
+// beside the output (resume.ts), under the output's lock (output-lock.ts). The engine asks
+// it for the PieceFile, tells it each finished piece, and says how the run ended:
+//
+//   open()      before any network: lock (73 when busy), output checks (73 exists, 23)
+//   prepare()   after the HEAD: an earlier run's record that still matches → its pieces
+//               whose crc32 still holds are handed back as reusable; otherwise start over
+//   finished()  a piece is on disk: the record is rewritten (coalesced, no fsync)
+//   commit()    success: the file moves into place, the record goes, the lock is released
+//   close(err)  failure: kept for the next run after transient faults, else removed
+//
+// `-O -` uses an unlinked file instead (nothing to resume, nothing left behind).
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PieceFile } from "./piece-file.js";
+import { OutputLock } from "./output-lock.js";
+import {
+  RECORD_VERSION,
+  discardResume,
+  keepAfter,
+  mismatchOf,
+  readRecord,
+  resumePathsFor,
+  verifiedPieces,
+  writeRecord,
+  type PieceSpan,
+  type ResumeIdentity,
+  type ResumePaths,
+  type ResumeRecord,
+} from "./resume.js";
+import { WriteError } from "../errors.js";
+
+export interface ResumableOptions {
+  overwrite: boolean;
+  /** false (--no-resume): an earlier partial is not used, but this run's is still kept. */
+  resume: boolean;
+  notice: (message: string) => void;
+}
+
+export class ResumablePartial {
+  readonly file: PieceFile;
+  private readonly paths: ResumePaths | undefined;
+  private readonly lock: OutputLock | undefined;
+  private readonly opts: ResumableOptions;
+  private identity: ResumeIdentity | undefined;
+  private readonly pieces = new Map<number, string>();
+  private saving: Promise<void> | undefined;
+  private dirty = false;
+  private closed = false;
+
+  private constructor(file: PieceFile, paths: ResumePaths | undefined, lock: OutputLock | undefined, opts: ResumableOptions) {
+    this.file = file;
+    this.paths = paths;
+    this.lock = lock;
+    this.opts = opts;
+  }
+
+  /** `output` "-" → an unlinked temp file for stdout. Throws 73 (exists, busy) or 23. */
+  static async open(output: string, opts: ResumableOptions): Promise<ResumablePartial> {
+    if (output === "-") {
+      const file = await PieceFile.create(join(tmpdir(), `dfget-stdout-${process.pid}`), { overwrite: true, anonymous: true });
+      return new ResumablePartial(file, undefined, undefined, opts);
+    }
+    const paths = resumePathsFor(output);
+    let lock: OutputLock;
+    try {
+      lock = await OutputLock.acquire(paths.lock, output);
+    } catch (err) {
+      if (!(err instanceof WriteError)) throw err;
+      // No lock file possible: PieceFile says precisely why (missing dir, not a dir, …).
+      const probe = await PieceFile.create(output, { overwrite: opts.overwrite });
+      await probe.abort();
+      throw err;
+    }
+    try {
+      const file = await PieceFile.create(output, { overwrite: opts.overwrite, partPath: paths.part, reuse: opts.resume });
+      return new ResumablePartial(file, paths, lock, opts);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  /**
+   * Size the partial for `identity` and say which planned pieces an earlier run already
+   * finished (number → crc32 digest). Without a validator nothing is resumed or kept.
+   */
+  async prepare(identity: ResumeIdentity, plan: readonly PieceSpan[]): Promise<Map<number, string>> {
+    const paths = this.paths;
+    const pinned = identity.validator.etag !== undefined || identity.validator.lastModified !== undefined;
+    let reusable = new Map<number, string>();
+    if (paths && this.opts.resume) {
+      const record = await readRecord(paths.record);
+      const why = record === "corrupt" ? "its record is unreadable" : record && mismatchOf(record, identity);
+      if (record !== undefined && why !== undefined) this.opts.notice(`not resuming the earlier partial download: ${why}; starting over`);
+      else if (record && record !== "corrupt") reusable = await verifiedPieces(paths.part, plan, record.pieces);
+    }
+    if (paths && !pinned) this.opts.notice("the origin sends no strong ETag or Last-Modified: this download cannot be resumed if it is cut short");
+    await this.file.setSize(identity.contentLength, reusable.size === 0);
+    this.identity = pinned ? identity : undefined;
+    for (const [number, digest] of reusable) this.pieces.set(number, digest);
+    if (this.identity && paths) await this.save().catch(() => undefined);
+    return reusable;
+  }
+
+  /** A piece is on disk and verified: note it in the record. */
+  finished(number: number, digest: string): void {
+    if (!this.identity || !this.paths || this.closed) return;
+    this.pieces.set(number, digest);
+    this.dirty = true;
+    this.saving ??= this.flush();
+  }
+
+  /** Success: move the file into place, remove the record, unlock. */
+  async commit(): Promise<void> {
+    this.closed = true;
+    await this.saving;
+    try {
+      await this.file.commit();
+    } finally {
+      if (this.paths) await discardResume(this.paths);
+      await this.lock?.release();
+    }
+  }
+
+  /** The run failed with `err` (or was abandoned): keep what is resumable, drop the rest. */
+  async close(err: unknown): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.saving;
+    const keep = this.identity !== undefined && this.paths !== undefined && keepAfter(err);
+    if (keep) {
+      await this.file.keep();
+      await this.save().catch(() => undefined);
+    } else {
+      await this.file.abort();
+      if (this.paths) await discardResume(this.paths);
+    }
+    await this.lock?.release();
+  }
+
+  /** For a signal handler that exits right after: the partial stays (resumable), the lock goes. */
+  releaseSync(): void {
+    if (!this.identity) this.file.removeTempSync();
+    this.lock?.releaseSync();
+  }
+
+  private async flush(): Promise<void> {
+    while (this.dirty) {
+      this.dirty = false;
+      await this.save().catch(() => undefined); // a record that cannot be written only costs resume
+    }
+    this.saving = undefined;
+  }
+
+  private async save(): Promise<void> {
+    if (!this.identity || !this.paths) return;
+    const record: ResumeRecord = {
+      version: RECORD_VERSION,
+      ...this.identity,
+      pieces: [...this.pieces.entries()].sort((a, b) => a[0] - b[0]),
+      updatedAt: new Date().toISOString(),
+    };
+    await writeRecord(this.paths.record, record);
+  }
+}
