@@ -104,6 +104,7 @@ export function runPartsFor(config: RunConfig, version: string, shared: ProcessP
       readTimeoutMs: config.download.pieceTimeoutMs,
       userAgent: `dfget/${version}`,
       connections: config.download.concurrentPieceCount,
+      lowSpeedLimit: config.download.lowSpeedLimit,
     }),
     vortex: fetchPiece,
     clients: shared.clients,

@@ -4,7 +4,7 @@
 // `dfget --version` in a script loop should cost little more than starting node.
 import { setMaxListeners } from "node:events";
 import { createRequire } from "node:module";
-import { ExitCode, InterruptedError, TimeoutError, UsageError, exitCodeOf, messageOf } from "../errors.js";
+import { ExitCode, InterruptedError, TimeoutError, WriteError, UsageError, exitCodeOf, messageOf } from "../errors.js";
 import type { RunConfig } from "../config/types.js";
 import { formatDuration } from "../config/duration.js";
 import { ERROR_PREFIX, userMessage } from "./error-text.js";
@@ -77,13 +77,17 @@ async function download(config: RunConfig, version: string, renderer: Renderer):
     renderer.error(userMessage(err));
     return exitCodeOf(err);
   }
-  // A write error on stdout (ENOSPC, EPIPE) reaches the writer through its callback and
-  // becomes exit 23 with a message; the stream's own 'error' event, emitted right after,
-  // must not crash the process silently with exit 1.
-  if (config.output === "-") process.stdout.on("error", () => undefined);
   const run = new DownloadRun(parts);
   renderer.attach(run);
   const controller = new AbortController();
+  // A reader that goes away (EPIPE) or a full disk behind stdout ends the run at once with
+  // exit 23, as curl does — not at the end of the download, and never as a crash.
+  if (config.output === "-") {
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+      const why = err.code === "EPIPE" ? "the reader closed the pipe (EPIPE)" : (err.code ?? err.message);
+      controller.abort(new WriteError(`cannot write to stdout: ${why}`, { cause: err }));
+    });
+  }
   const stopSignals = abortOnSignals(controller, run, config.timeoutMs);
   let result: RunResult;
   try {

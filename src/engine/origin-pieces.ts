@@ -1,9 +1,9 @@
 // Missing pieces straight from the origin with ranged GETs, several at once. The one
 // back-to-source loop: used inside a scheduler conversation (NeedBackToSource, reported
 // piece by piece) and after it (no scheduler left, or none configured).
-import { WriteError } from "../errors.js";
 import { createCrc32Hasher } from "../storage/digest.js";
 import { RangeNotSupportedError } from "../transport/origin.js";
+import { backoffSleep } from "../transport/retry-policy.js";
 import type { OriginTransport } from "./parts.js";
 import type { FinishedPiece, PieceLedger } from "./piece-ledger.js";
 
@@ -14,6 +14,8 @@ export interface OriginPiecesOptions {
   concurrency: number;
   signal: AbortSignal;
   onPiece?: (piece: FinishedPiece) => void;
+  /** A piece failed and will be tried again (the ledger's retry policy said so). */
+  onRetry?: (piece: number, err: unknown, attempt: number) => void;
 }
 
 /**
@@ -24,10 +26,7 @@ export interface OriginPiecesOptions {
 export async function fetchRestFromOrigin(opts: OriginPiecesOptions): Promise<void> {
   const { ledger, signal } = opts;
   while (!ledger.complete) {
-    await fetchPiecesFromOrigin(opts).catch((err: unknown) => {
-      if (err instanceof RangeNotSupportedError) throw new WriteError("origin stopped honouring Range requests mid-download", { cause: err });
-      throw err;
-    });
+    await fetchPiecesFromOrigin(opts);
     if (ledger.complete) return;
     await ledger.nextChange(signal);
     if (signal.aborted) throw signal.reason;
@@ -35,9 +34,11 @@ export async function fetchRestFromOrigin(opts: OriginPiecesOptions): Promise<vo
 }
 
 /**
- * Fetch every piece that is neither finished nor in flight. Resolves when they are all
- * written; rejects with the first origin error (typed, with its exit code) after the
- * other workers have stopped.
+ * Fetch every piece that is neither finished nor in flight. A failed piece is tried again
+ * after a backoff while the ledger's retry policy allows (5xx, 408, 429, resets, short
+ * bodies, stalls); resolves when they are all written; rejects with the first error that
+ * is final (typed, with its exit code) after the other workers have stopped.
+ * RangeNotSupportedError is passed on for the caller to stream the whole object.
  */
 export async function fetchPiecesFromOrigin(opts: OriginPiecesOptions): Promise<void> {
   const { ledger: state, origin, url, signal } = opts;
@@ -61,8 +62,16 @@ export async function fetchPiecesFromOrigin(opts: OriginPiecesOptions): Promise<
         opts.onPiece?.(piece);
       } catch (err) {
         state.release(next.number);
-        failure ??= err;
-        return;
+        if (signal.aborted) return;
+        // A 200 to a ranged GET (same version): the caller streams the whole object instead.
+        const decision = err instanceof RangeNotSupportedError ? undefined : state.retry.onFailure(next.number, err);
+        if (!decision?.retry) {
+          if (failure === undefined) failure = err;
+          else if (err instanceof RangeNotSupportedError) err.release();
+          return;
+        }
+        opts.onRetry?.(next.number, err, decision.attempt);
+        await backoffSleep(decision.delayMs, signal).catch(() => undefined);
       }
     }
   };

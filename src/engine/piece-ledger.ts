@@ -5,6 +5,7 @@
 import { EventEmitter } from "node:events";
 import { open, type FileHandle } from "node:fs/promises";
 import type { ServedPieces } from "../serve/pieces.js";
+import { DEFAULT_RETRIES, RetryPolicy } from "../transport/retry-policy.js";
 
 export interface PiecePlanEntry {
   number: number;
@@ -48,11 +49,15 @@ export class PieceLedger extends EventEmitter<{ finished: [FinishedPiece]; chang
   private reader: Promise<FileHandle> | undefined;
   private bytesDone = 0;
 
-  constructor(plan: readonly PiecePlanEntry[], writer: PieceWriter) {
+  /** Tries per piece across sources (--retry), shared by every loop that fetches pieces. */
+  readonly retry: RetryPolicy;
+
+  constructor(plan: readonly PiecePlanEntry[], writer: PieceWriter, retry: RetryPolicy = new RetryPolicy({ retries: DEFAULT_RETRIES })) {
     super();
     this.setMaxListeners(0);
     this.plan = plan;
     this.writer = writer;
+    this.retry = retry;
   }
 
   get total(): number {

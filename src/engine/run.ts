@@ -4,12 +4,15 @@
 // switching are events; what happened comes back as a RunResult value.
 import { EventEmitter } from "node:events";
 import { createReadStream } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { DigestMismatchError, NoSchedulerError, WriteError, messageOf } from "../errors.js";
 import { parseDigest, hashFile, type ParsedDigest } from "../storage/digest.js";
-import { PieceFile } from "../storage/piece-file.js";
+import type { PieceFile } from "../storage/piece-file.js";
+import { ResumablePartial } from "../storage/resumable.js";
+import { urlFingerprint } from "../storage/resume.js";
+import { redactUrl } from "../net/redact.js";
+import { RangeNotSupportedError, type OriginInfo } from "../transport/origin.js";
+import { RetryPolicy, backoffSleep } from "../transport/retry-policy.js";
 import type { SchedulerSelector } from "../switching/selector.js";
 import { goesStraightToOrigin, pieceLengthFor, planPieces } from "../task/piece-plan.js";
 import { taskIdOf } from "../task/task-id.js";
@@ -30,7 +33,9 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
   private readonly parts: RunParts;
   /** What this run found out so far; result() composes the value from it. */
   private readonly facts: RunResult;
-  private sink: PieceFile | undefined;
+  private partial: ResumablePartial | undefined;
+  /** Tries per piece (and for the one streamed GET) across sources: --retry. */
+  private readonly retry: RetryPolicy;
   private ledger: PieceLedger | undefined;
   private selector: SchedulerSelector | undefined;
   private pump: StdoutPump | undefined;
@@ -41,11 +46,12 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     this.parts = parts;
     const cfg = parts.config;
     this.facts = emptyResult(cfg.url, cfg.output, cfg.clusterSource === "none" ? "none" : "pending");
+    this.retry = new RetryPolicy({ retries: cfg.download.retries });
   }
 
-  /** Temp file to remove from a signal handler (synchronously) if the process must die now. */
+  /** For a signal handler that exits now: the resumable partial stays, the output lock goes. */
   removeTempSync(): void {
-    this.sink?.removeTempSync();
+    this.partial?.releaseSync();
   }
 
   /** Never rejects: a failure is in the result's `error`. */
@@ -83,28 +89,45 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
       throw new NoSchedulerError("no scheduler configured (--scheduler, --manager, config file or DFGET_SCHEDULERS/DFGET_MANAGERS) and back-to-source is disabled");
     }
     const toStdout = cfg.output === "-";
-    // Fail on an existing output (73) or an unwritable directory (23) before any network.
-    const target = toStdout ? join(tmpdir(), `dfget-stdout-${process.pid}-${this.parts.clock.now()}`) : cfg.output;
-    const sink = await PieceFile.create(target, { overwrite: toStdout || cfg.overwrite });
-    this.sink = sink;
+    // Fail on an existing output (73), another run writing it (73) or an unwritable
+    // directory (23) before any network. An earlier run's partial is looked at after HEAD.
+    const partial = await ResumablePartial.open(cfg.output, { overwrite: cfg.overwrite, resume: cfg.resume, notice: (m) => this.emit("notice", m) });
+    this.partial = partial;
+    const sink = partial.file;
+    let failure: unknown;
     try {
       await this.fetch(signal);
       await this.pump?.finish();
       if (wanted) await this.verify(sink, wanted);
       if (toStdout && !this.pump) await this.copyToStdout(sink);
-      else await sink.commit();
+      else if (!toStdout) await partial.commit();
       this.emitProgress(true);
+    } catch (err) {
+      failure = signal.aborted ? signal.reason : err;
+      throw err;
     } finally {
       this.pump?.detach();
       await this.ledger?.close();
-      await sink.abort(); // a no-op after commit
+      await partial.close(failure); // kept for resume after transient failures; a no-op after commit
     }
   }
 
   private async fetch(signal: AbortSignal): Promise<void> {
     const cfg = this.parts.config;
     const info = await this.parts.origin.head(cfg.url, signal);
-    if (info.contentLength !== undefined && info.acceptsRanges) return this.byPieces(info.url, info.contentLength, signal);
+    if (info.contentLength !== undefined && info.acceptsRanges) {
+      try {
+        return await this.byPieces(info, info.contentLength, signal);
+      } catch (err) {
+        if (!(err instanceof RangeNotSupportedError) || cfg.disableBackToSource) throw err;
+        // It answered 200 to a range with the same version: no ranges after all (as curl).
+        this.emit("notice", "the origin ignores Range requests: downloading the whole file in one request");
+        this.ledger = undefined;
+        this.pump?.detach();
+        this.pump = undefined; // the streamed bytes go to stdout once complete (copyToStdout)
+        return await this.streamWhole(info.url, info.contentLength, signal, err);
+      }
+    }
     if (cfg.disableBackToSource) {
       throw new NoSchedulerError("the origin gives no content length or no range support, so the download cannot be scheduled, and back-to-source is disabled");
     }
@@ -120,15 +143,26 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     }
   }
 
-  private async byPieces(url: string, contentLength: number, signal: AbortSignal): Promise<void> {
+  private async byPieces(info: OriginInfo, contentLength: number, signal: AbortSignal): Promise<void> {
     const cfg = this.parts.config;
+    const url = info.url;
     const pieceLength = cfg.pieceLength ?? pieceLengthFor(contentLength);
-    const ledger = new PieceLedger(planPieces(contentLength, pieceLength), this.sink!);
+    const plan = planPieces(contentLength, pieceLength);
+    const partial = this.partial!;
+    const identity = { url: redactUrl(cfg.url), urlSha256: urlFingerprint(cfg.url), taskId: this.facts.taskId!, pieceLength, contentLength, validator: info.pin };
+    const reusable = await partial.prepare(identity, plan);
+    const ledger = new PieceLedger(plan, partial.file, this.retry);
+    for (const [number, digest] of reusable) {
+      ledger.markFinished({ number, digest, source: "origin", reused: true, costMs: 0, createdAt: new Date(this.parts.clock.now()) });
+    }
+    ledger.on("finished", (piece) => partial.finished(piece.number, piece.digest));
     this.ledger = ledger;
     this.facts.contentLength = contentLength;
+    if (reusable.size > 0) this.emit("notice", `resuming: ${reusable.size} of ${plan.length} pieces already here from an earlier run`);
     // With --digest, stdout gets the bytes only once the whole file is verified; without,
     // they flow in order as pieces land.
-    if (cfg.output === "-" && !cfg.digest) this.pump = new StdoutPump(ledger, process.stdout, this.sink!.tempPath);
+    if (cfg.output === "-" && !cfg.digest) this.pump = new StdoutPump(ledger, process.stdout, partial.file.tempPath);
+    if (ledger.complete) return;
     ledger.on("finished", () => this.emitProgress(false));
     this.emitProgress(false);
 
@@ -146,7 +180,14 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     }
     this.facts.backToSource = true;
     this.emit("backToSource", { reason });
-    await fetchRestFromOrigin({ ledger, origin: this.parts.origin, url, concurrency: cfg.download.concurrentPieceCount, signal });
+    await fetchRestFromOrigin({
+      ledger,
+      origin: this.parts.origin,
+      url,
+      concurrency: cfg.download.concurrentPieceCount,
+      signal,
+      onRetry: (piece, err, attempt) => this.emit("debug", `piece ${piece}: ${messageOf(err)}; retry ${attempt} of ${cfg.download.retries}`),
+    });
   }
 
   /** Resolve the scheduler list, take this task's selector, run the P2P phase. */
@@ -181,25 +222,37 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     }
   }
 
-  /** No length or no ranges: one streamed GET written in order. */
-  private async streamWhole(url: string, contentLength: number | undefined, signal: AbortSignal): Promise<void> {
-    const sink = this.sink!;
+  /**
+   * No length or no ranges: one streamed GET written in order, started over from the first
+   * byte while the retry policy allows. `answer`: a 200 a ranged GET already got, read on.
+   */
+  private async streamWhole(url: string, contentLength: number | undefined, signal: AbortSignal, answer?: RangeNotSupportedError): Promise<void> {
+    const sink = this.partial!.file;
     this.facts.contentLength = contentLength ?? null;
     this.facts.backToSource = true;
-    this.facts.cluster.source = "skipped";
-    let offset = 0;
+    if (this.facts.cluster.source === "pending") this.facts.cluster.source = "skipped";
     this.emitProgress(false);
-    const result = await this.parts.origin.streamWhole(
-      url,
-      async (chunk) => {
-        await sink.writePiece(offset, chunk);
-        offset += chunk.length;
-        this.facts.bytesWritten = offset;
-        this.emitProgress(false);
-      },
-      signal,
-    );
-    this.facts.contentLength = result.bytes;
+    let reuse = answer;
+    for (;;) {
+      let offset = 0;
+      try {
+        const result = await this.parts.origin.streamWhole(url, async (chunk) => {
+          await sink.writePiece(offset, chunk);
+          offset += chunk.length;
+          this.facts.bytesWritten = offset;
+          this.emitProgress(false);
+        }, signal, reuse);
+        this.facts.contentLength = result.bytes;
+        return;
+      } catch (err) {
+        reuse = undefined;
+        const decision = signal.aborted ? undefined : this.retry.onFailure("stream", err);
+        if (!decision?.retry) throw err;
+        this.emit("debug", `streamed GET: ${messageOf(err)}; retry ${decision.attempt} of ${this.parts.config.download.retries}`);
+        this.facts.bytesWritten = 0;
+        await backoffSleep(decision.delayMs, signal);
+      }
+    }
   }
 
   private async copyToStdout(sink: PieceFile): Promise<void> {
