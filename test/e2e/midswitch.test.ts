@@ -121,7 +121,9 @@ describe("mid-download scheduler switch", () => {
   });
 
   test("the owner goes silent after 3 pieces while dfget waits for a reschedule: switch after scheduleTimeout", async () => {
-    const r = await rig();
+    // pieceTimeout 2 s: how long dfget waits for the pieces the parent never gets before
+    // it asks the (silent) owner to reschedule.
+    const r = await rig({ pieceTimeout: "2s" });
     const parent = await r.addParent([0, 1, 2, 3]); // never gets the rest
     r.order[0]!.silentAfterPieces(3);
     const run = await r.run();

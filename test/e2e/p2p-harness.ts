@@ -27,7 +27,8 @@ export const sha256 = (data: Buffer): string => createHash("sha256").update(data
 export interface RigOptions {
   content: Buffer;
   schedulers?: number;
-  /** Config durations; the brief's defaults are 2s each. */
+  /** Config durations. scheduleTimeout defaults to 2s; pieceTimeout to 10s, so that a
+   *  4 MiB piece from a parent on a loaded 2-core machine is slow, not failed. */
   scheduleTimeout?: string;
   pieceTimeout?: string;
 }
@@ -62,7 +63,7 @@ export async function startRig(opts: RigOptions): Promise<P2PRig> {
       "scheduler:",
       `  scheduleTimeout: ${opts.scheduleTimeout ?? "2s"}`,
       "download:",
-      `  pieceTimeout: ${opts.pieceTimeout ?? "2s"}`,
+      `  pieceTimeout: ${opts.pieceTimeout ?? "10s"}`,
       "",
     ].join("\n"),
   );
@@ -87,8 +88,10 @@ export async function startRig(opts: RigOptions): Promise<P2PRig> {
       return parent;
     },
     run(extra = [], runOpts = {}) {
+      // connect-timeout 3s: no scenario here dials a dead address, so it only has to be
+      // long enough for a healthy fake on a loaded machine.
       const args = [
-        url, "-O", work.out, "--config", work.config, "--state-dir", work.state, "--json", "--connect-timeout", "1s",
+        url, "-O", work.out, "--config", work.config, "--state-dir", work.state, "--json", "--connect-timeout", "3s",
         ...cluster.schedulerAddrs().flatMap((addr) => ["--scheduler", addr]),
         ...extra,
       ];
@@ -194,22 +197,32 @@ export function registrationsAt(scheduler: FakeScheduler): string[] {
   return scheduler.registrations().map((r) => r.peerId);
 }
 
+type SchedulerEvent = FakeScheduler["events"][number];
+
 /**
- * Runs `action` once, right when `scheduler` records its first `rpc` event (before the fake
- * answers it): a test reacts to what dfget did instead of guessing when it happens.
+ * Runs `action` each time `scheduler` records an event matching `what` (an rpc name or a
+ * predicate), before the fake answers it: a test reacts to what dfget did instead of
+ * guessing when it happens.
  */
-export function onFirstEvent(scheduler: FakeScheduler, rpc: string, action: () => void): void {
+export function onEachEvent(scheduler: FakeScheduler, what: string | ((event: SchedulerEvent) => boolean), action: () => void): void {
+  const matches = typeof what === "string" ? (event: SchedulerEvent) => event.rpc === what : what;
   const events = scheduler.events;
   const push = events.push.bind(events);
-  let fired = false;
   events.push = (...items) => {
     const length = push(...items);
-    if (!fired && items.some((e) => e.rpc === rpc)) {
-      fired = true;
-      action();
-    }
+    for (const item of items) if (matches(item)) action();
     return length;
   };
+}
+
+/** onEachEvent for the first matching event only. */
+export function onFirstEvent(scheduler: FakeScheduler, what: string | ((event: SchedulerEvent) => boolean), action: () => void): void {
+  let fired = false;
+  onEachEvent(scheduler, what, () => {
+    if (fired) return;
+    fired = true;
+    action();
+  });
 }
 
 /** Piece numbers served more than once (whole pieces). */

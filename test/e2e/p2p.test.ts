@@ -15,6 +15,8 @@ import {
   assertDownloaded,
   assertWireHygiene,
   duplicates,
+  onEachEvent,
+  onFirstEvent,
   registrationsAt,
   reportedPieces,
   startRig,
@@ -120,17 +122,15 @@ describe("dfget P2P engine against the fake cluster", () => {
   test("a parent still downloading: pieces appear over time, all come from it", async () => {
     const r = await rig();
     const parent = await r.addParent([0, 1]);
+    // Each piece dfget reports from the parent lets the parent finish one more: the rest
+    // reach dfget only through its open SyncPieces stream.
     let next = 2;
-    let timer: NodeJS.Timeout | undefined;
-    const run = await r.run([], {
-      onSpawn: () => {
-        // Well inside pieceTimeout (2 s), so dfget keeps waiting for this parent.
-        timer = setInterval(() => {
-          if (next < PIECES) parent.addPiece(next++);
-        }, 400);
-      },
+    const isFromParent = (e: { rpc: string; message: unknown }): boolean =>
+      e.rpc === "AnnouncePeer" && (e.message as AnnouncePeerRequest).request?.$case === "downloadPieceFinishedRequest";
+    onEachEvent(r.order[0]!, isFromParent, () => {
+      if (next < PIECES) parent.addPiece(next++);
     });
-    clearInterval(timer);
+    const run = await r.run();
     await assertDownloaded(r, run);
     assert.equal(next, PIECES, "the run ended before every piece was added");
     assert.equal(run.json!.pieces.fromParents, PIECES);
@@ -201,11 +201,10 @@ describe("dfget P2P engine against the fake cluster", () => {
     const a = await r.addParent();
     const b = await r.addParent(Array.from({ length: PIECES }, (_, i) => i).filter((n) => n !== bad));
     fault(a, bad);
-    const timer = setInterval(() => {
-      const failed = r.order[0]!.events.some((e) => e.rpc === "AnnouncePeer" && (e.message as AnnouncePeerRequest).request?.$case === "downloadPieceFailedRequest");
-      if (failed) b.addPiece(bad);
-    }, 50);
-    const run = await r.run().finally(() => clearInterval(timer));
+    const isPieceFailed = (e: { rpc: string; message: unknown }): boolean =>
+      e.rpc === "AnnouncePeer" && (e.message as AnnouncePeerRequest).request?.$case === "downloadPieceFailedRequest";
+    onFirstEvent(r.order[0]!, isPieceFailed, () => b.addPiece(bad));
+    const run = await r.run();
     await assertDownloaded(r, run);
     const { peerId } = onlyConversation(r);
     const failures = r.order[0]!.streamMessages(peerId).flatMap((m) => (m.request?.$case === "downloadPieceFailedRequest" ? [m.request.value] : []));

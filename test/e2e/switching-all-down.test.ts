@@ -8,6 +8,7 @@ import { after, afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { ListSchedulersRequest } from "../../src/gen/manager/v2/manager.js";
 import { exists, partFiles } from "../support/cli-e2e.js";
+import { HANG_GUARD_MS } from "../support/wait.js";
 import {
   CONNECT_TIMEOUT_MS,
   assertDownloaded,
@@ -77,7 +78,7 @@ describe("dfget with every scheduler down, and the manager path", () => {
     const run = await dfget(r, [...r.staticArgs, "--disable-back-to-source"]);
     await assertNoScheduler(run, r);
     assert.deepEqual(attemptsOf(run), r.order.map((s) => [s.addr, "refused"]));
-    assert.ok(run.json!.durationMs < CONNECT_TIMEOUT_MS * 3 + 4000, `run took ${run.json!.durationMs} ms`);
+    assert.ok(run.json!.durationMs < HANG_GUARD_MS, `run took ${run.json!.durationMs} ms`); // a hang guard; "refused" above is the verdict
   });
 
   test("all three blackholed with --disable-back-to-source: exit 69 after one dial deadline each", async () => {
@@ -88,7 +89,8 @@ describe("dfget with every scheduler down, and the manager path", () => {
     assert.deepEqual(attemptsOf(run), r.order.map((s) => [s.addr, "timeout"]));
     assert.deepEqual(connections(r), [1, 1, 1], "one dial each, none retried in the same run");
     const ms = run.json!.durationMs;
-    assert.ok(ms >= CONNECT_TIMEOUT_MS * 3 * 0.9 && ms < CONNECT_TIMEOUT_MS * 3 + 4000, `run took ${ms} ms`);
+    // One full dial deadline each, not less; the upper bound is a hang guard only.
+    assert.ok(ms >= CONNECT_TIMEOUT_MS * 3 * 0.9 && ms < HANG_GUARD_MS, `run took ${ms} ms`);
   });
 
   test("manager path, then the manager down: P2P through the cached scheduler list", async () => {

@@ -87,7 +87,8 @@ describe("dfget scheduler switching after a passed probe", () => {
     await assertSwitchedAfterProbe(run, r, "timeout");
     assert.deepEqual(registrationCounts(r), [1, 1, 0]);
     const ownerMs = run.json!.scheduler.attempts[1]!.ms;
-    assert.ok(ownerMs >= 900 && ownerMs < 3000, `the owner was given up after ${ownerMs} ms`);
+    // Given up at scheduleTimeout, not before; far from the 30 s the slow owner would take.
+    assert.ok(ownerMs >= 900 && ownerMs < 15_000, `the owner was given up after ${ownerMs} ms`);
   });
 
   test("an application error from the owner does not switch", async () => {
