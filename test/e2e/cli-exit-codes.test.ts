@@ -34,7 +34,7 @@ function assertFailure(run: DfgetRun, code: number, messagePart: RegExp): void {
  * second was up. How soon after is not asserted: runDfget's deadline catches a hang.
  */
 function assertPromptTimeout(run: DfgetRun): void {
-  assert.match(run.json?.error ?? "", /--timeout of 1000 ms reached/);
+  assert.match(run.json?.error ?? "", /--timeout 1s reached/);
   const ran = run.json?.durationMs ?? Number.NaN;
   assert.ok(ran >= 900, `run lasted ${ran} ms`);
 }
