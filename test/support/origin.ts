@@ -43,7 +43,9 @@ export type OriginFault =
   /** After `afterGets` GETs `extra` is appended; the ETag stays (an appended log), If-Range matches. */
   | { kind: "grow"; afterGets: number; extra: Buffer }
   /** The inner fault on the first `count` GETs of the path (HEAD excluded), then normal service. */
-  | { kind: "times"; count: number; fault: OriginFault };
+  | { kind: "times"; count: number; fault: OriginFault }
+  /** The inner fault on GETs whose Range starts at or after `from` (a download that stops there). */
+  | { kind: "from-offset"; from: number; fault: OriginFault };
 
 /** Which validators the origin sends (and honours in If-Range). Default "both", as nginx. */
 export type OriginValidators = "both" | "etag" | "last-modified" | "weak-etag" | "none";
@@ -100,7 +102,11 @@ function lastModifiedOf(version: number): string {
 }
 
 /** The fault in force for this request: `times` applies to the first GETs only. */
-function faultFor(fault: OriginFault | undefined, method: string, getsSoFar: number): OriginFault | undefined {
+function faultFor(fault: OriginFault | undefined, method: string, getsSoFar: number, range: string | undefined): OriginFault | undefined {
+  if (fault?.kind === "from-offset") {
+    const start = /^bytes=(\d+)-/.exec(range ?? "");
+    return method === "GET" && start && Number(start[1]) >= fault.from ? fault.fault : undefined;
+  }
   if (fault?.kind !== "times") return fault;
   if (method !== "GET") return undefined;
   return getsSoFar <= fault.count ? fault.fault : undefined;
@@ -202,7 +208,7 @@ export async function startOrigin(opts: { files?: Record<string, Buffer> } = {})
     const getsSoFar = method === "GET" ? (gets.get(pathname) ?? 0) + 1 : (gets.get(pathname) ?? 0);
     if (method === "GET") gets.set(pathname, getsSoFar);
     const configured = faults.get(pathname);
-    const fault = faultFor(configured, method, getsSoFar);
+    const fault = faultFor(configured, method, getsSoFar, range);
     if (fault?.kind === "status") return answer(fault.status, { "content-type": "text/plain" }, `${http.STATUS_CODES[fault.status] ?? "status"}\n`);
     if (fault?.kind === "redirect") return answer(302, { location: fault.to });
     if (fault?.kind === "stall" && fault.afterBytes === undefined) return; // never answer
