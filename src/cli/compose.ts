@@ -18,6 +18,9 @@ import { CooldownLedger } from "../switching/cooldown.js";
 import { SchedulerSelector, type CandidateAddrs } from "../switching/selector.js";
 import { hostIdOf } from "../task/task-id.js";
 import { OriginClient } from "../transport/origin.js";
+import { isS3Url } from "../transport/s3-location.js";
+import { s3ClientFor } from "../transport/s3-origin.js";
+import type { S3Client } from "../transport/s3.js";
 import { fetchPiece } from "../transport/vortex-client.js";
 import { schedulerListFor } from "./cluster-plan.js";
 
@@ -73,8 +76,24 @@ export function processPartsFor(config: RunConfig, version: string, clock: Clock
   };
 }
 
-/** One run's parts; the caller closes `origin` after the run. */
-export function runPartsFor(config: RunConfig, version: string, shared: ProcessParts): RunParts & { origin: OriginClient } {
+/** The back-to-source client for a run's URL: S3 (signed) for s3://, HTTP otherwise. */
+export function originFor(config: RunConfig, version: string): OriginClient | S3Client {
+  if (isS3Url(config.url)) return s3ClientFor(config, version);
+  return new OriginClient({
+    headers: config.headers,
+    connectTimeoutMs: config.scheduler.connectTimeoutMs,
+    readTimeoutMs: config.download.pieceTimeoutMs,
+    userAgent: `dfget/${version}`,
+    connections: config.download.concurrentPieceCount,
+    lowSpeedLimit: config.download.lowSpeedLimit,
+  });
+}
+
+/**
+ * One run's parts; the caller closes `origin` after the run. A batch passes one origin
+ * client for all its files (its connections are reused), and closes it at the end.
+ */
+export function runPartsFor(config: RunConfig, version: string, shared: ProcessParts, origin?: OriginClient | S3Client): RunParts & { origin: OriginClient | S3Client } {
   const deadline = shared.clock.now() + config.timeoutMs;
   const credentials = createChannelCredentials(config.scheduler.tls, "scheduler");
   return {
@@ -98,14 +117,7 @@ export function runPartsFor(config: RunConfig, version: string, shared: ProcessP
         onNotice: hooks.onNotice,
       });
     },
-    origin: new OriginClient({
-      headers: config.headers,
-      connectTimeoutMs: config.scheduler.connectTimeoutMs,
-      readTimeoutMs: config.download.pieceTimeoutMs,
-      userAgent: `dfget/${version}`,
-      connections: config.download.concurrentPieceCount,
-      lowSpeedLimit: config.download.lowSpeedLimit,
-    }),
+    origin: origin ?? originFor(config, version),
     vortex: fetchPiece,
     clients: shared.clients,
     parentClients: { open: (addr) => new DfdaemonUploadClient(addr, grpc.credentials.createInsecure(), PARENT_CHANNEL_OPTIONS) },

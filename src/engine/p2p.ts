@@ -2,9 +2,10 @@
 // host's upload servers and hold the session. Returns what happened as a value; the run
 // decides whether the origin takes over.
 import type { EventEmitter } from "node:events";
-import { Priority, TaskType, type Download } from "../gen/common/v2/common.js";
+import { Priority, TaskType, type Download, type ObjectStorage } from "../gen/common/v2/common.js";
 import type { RunConfig } from "../config/types.js";
 import type { SchedulerSelector } from "../switching/selector.js";
+import { isObjectStorageUrl } from "../transport/s3-location.js";
 import type { DownloadEvents } from "./events.js";
 import type { RunParts } from "./parts.js";
 import type { PieceLedger } from "./piece-ledger.js";
@@ -96,6 +97,7 @@ function registerDownload(cfg: RunConfig, task: P2PTask, ip: string): Download {
     needPieceContent: false,
     forceHardLink: false,
     remoteIp: ip,
+    objectStorage: objectStorageOf(cfg),
     concurrentPieceCount: cfg.download.concurrentPieceCount,
     overwrite: cfg.overwrite,
     contentForCalculatingTaskId: cfg.contentForCalculatingTaskId,
@@ -104,5 +106,20 @@ function registerDownload(cfg: RunConfig, task: P2PTask, ip: string): Download {
     actualPieceCount: BigInt(task.ledger.total),
     enableTaskIdBasedBlobDigest: false,
     metadataOnly: false,
+  };
+}
+
+/** Upstream dfget sends the storage settings for object-storage URLs, so that seed peers
+ *  can fetch the object themselves; nothing for http(s). */
+function objectStorageOf(cfg: RunConfig): ObjectStorage | undefined {
+  if (!isObjectStorageUrl(cfg.url)) return undefined;
+  const s = cfg.storage;
+  return {
+    region: s.region,
+    endpoint: s.endpoint,
+    accessKeyId: s.accessKeyId,
+    accessKeySecret: s.accessKeySecret,
+    sessionToken: s.sessionToken,
+    insecureSkipVerify: s.insecureSkipVerify,
   };
 }

@@ -1,0 +1,212 @@
+// `dfget URL1 URL2 … -O DIR/`, `dfget -i LIST|- -O DIR/`, `dfget -r s3://B/P/ -O DIR/`:
+// gather the entries (positional URLs, list lines, prefix listings), name them and find
+// conflicts before any download, make DIR, then run them over ONE process-wide host and
+// pair of upload servers (cli/compose.ts), at most --max-concurrent-files at a time.
+// --json: one summary per file as it finishes, then the batch's final object.
+import { mkdir, stat } from "node:fs/promises";
+import { dirname } from "node:path";
+import { setMaxListeners } from "node:events";
+import type { RunConfig } from "../config/types.js";
+import { ExitCode, InterruptedError, TimeoutError, UsageError, WriteError, exitCodeOf, messageOf } from "../errors.js";
+import { isS3Url, refuseUnsupportedObjectStorage } from "../transport/s3-location.js";
+import { s3ClientFor } from "../transport/s3-origin.js";
+import { includeFilter } from "./batch-glob.js";
+import { parseInputList, readInputList } from "./batch-input.js";
+import { planBatch, type BatchEntry, type BatchSource } from "./batch-plan.js";
+import { BatchProgress } from "./batch-progress.js";
+import { listPrefix } from "./batch-recursive.js";
+import { batchSummary, runBatch, type FileOutcome } from "./batch.js";
+import { parseSourceUrl } from "./option-values.js";
+
+export function isBatchRun(config: Pick<RunConfig, "urls" | "inputFile" | "recursive">): boolean {
+  return config.urls.length > 1 || config.inputFile !== undefined || config.recursive;
+}
+
+/** The run's config for one entry of the batch. */
+export function fileConfig(config: RunConfig, entry: BatchEntry): RunConfig {
+  return { ...config, url: entry.url, urls: [entry.url], output: entry.output, inputFile: undefined, recursive: false, includeFiles: [] };
+}
+
+export async function runBatchCommand(config: RunConfig, version: string): Promise<number> {
+  const started = Date.now();
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  const running = new Set<{ removeTempSync(): void }>();
+  const disarm = abortOnSignals(controller, config.timeoutMs, running);
+  const progressStream = process.stderr;
+  let entries: BatchEntry[];
+  try {
+    const sources = await gatherSources(config, version, controller.signal);
+    if (!config.dryRun) await ensureDirectory(config.output);
+    entries = planBatch(sources, config.output);
+  } catch (err) {
+    disarm();
+    const failure = controller.signal.aborted ? controller.signal.reason : err;
+    progressStream.write(`dfget: error: ${messageOf(failure)}\n`);
+    if (config.json) writeLine(batchSummary({ exitCode: exitCodeOf(failure), files: 0, failed: 0, bytesWritten: 0, outcomes: [] }, Date.now() - started));
+    return exitCodeOf(failure);
+  }
+  try {
+    if (config.dryRun) return await dryRunAll(config, version, entries);
+    return await downloadAll(config, version, entries, controller.signal, started, running);
+  } finally {
+    disarm();
+  }
+}
+
+/** Positional URLs, then -i lines; with -r each positional URL is a prefix to list. */
+async function gatherSources(config: RunConfig, version: string, signal: AbortSignal): Promise<BatchSource[]> {
+  const sources: BatchSource[] = [];
+  if (config.recursive) {
+    const include = includeFilter(config.includeFiles);
+    const client = s3ClientFor(config, version);
+    try {
+      for (const url of config.urls) {
+        const listing = await listPrefix(client, url, include, signal);
+        sources.push(...listing.sources);
+      }
+    } finally {
+      await client.close();
+    }
+  } else {
+    config.urls.forEach((url, index) => sources.push({ label: `argument ${index + 1}`, url }));
+  }
+  if (config.inputFile !== undefined) {
+    const name = config.inputFile === "-" ? "stdin" : config.inputFile;
+    for (const line of parseInputList(await readInputList(config.inputFile))) {
+      const label = `line ${line.line}`;
+      try {
+        refuseUnsupportedObjectStorage(line.url);
+        sources.push({ label, url: parseSourceUrl(line.url), relative: line.path });
+      } catch (err) {
+        sources.push({ label, url: line.url, relative: line.path, failure: new UsageError(`${name} ${label}: ${messageOf(err)}`) });
+      }
+    }
+  }
+  return sources;
+}
+
+/** -O DIR must be a directory; it is created when its parent exists (as `mkdir DIR`). */
+async function ensureDirectory(dir: string): Promise<void> {
+  const kind = await stat(dir).then((s) => (s.isDirectory() ? "dir" : "file"), () => "missing");
+  if (kind === "dir") return;
+  if (kind === "file") throw new UsageError(`-O ${dir}: several files need a directory, and this is a file`);
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    throw new WriteError(`-O ${dir}: cannot create the directory (${messageOf(err)}); its parent must exist`, { cause: err });
+  }
+}
+
+async function dryRunAll(config: RunConfig, version: string, entries: readonly BatchEntry[]): Promise<number> {
+  const { runDryRun } = await import("./dry-run.js");
+  let exitCode: number = ExitCode.ok;
+  for (const entry of entries) {
+    try {
+      if (entry.failure) throw entry.failure;
+      process.stdout.write(await runDryRun(fileConfig(config, entry), version, (m) => process.stderr.write(`dfget: error: ${m}\n`)));
+    } catch (err) {
+      process.stderr.write(`dfget: error: ${entry.label} ${entry.url}: ${messageOf(err)}\n`);
+      if (exitCode === ExitCode.ok) exitCode = exitCodeOf(err);
+    }
+  }
+  return exitCode;
+}
+
+async function downloadAll(
+  config: RunConfig,
+  version: string,
+  entries: readonly BatchEntry[],
+  signal: AbortSignal,
+  started: number,
+  running: Set<{ removeTempSync(): void }>,
+): Promise<number> {
+  const [{ DownloadRun }, { buildSummary, emptyResult }, { originFor, processPartsFor, runPartsFor }] = await Promise.all([
+    import("../engine/run.js"),
+    import("./summary.js"),
+    import("./compose.js"),
+  ]);
+  const progress = new BatchProgress({ progress: config.progress, color: config.color, quiet: config.quiet, stream: process.stderr, env: process.env, files: entries.length });
+  const shared = processPartsFor(config, version);
+  const report = (entry: BatchEntry, outcome: FileOutcome, summary: unknown): void => {
+    progress.finish(entry, outcome);
+    if (config.json) writeLine(summary);
+  };
+  // s3:// files share one S3 client (it pins each object by its own ETag, and its
+  // connections are reused). An HTTP OriginClient pins the first object it HEADs, so every
+  // http(s) file gets its own, closed after the file.
+  let s3: ReturnType<typeof originFor> | undefined;
+  try {
+    const outcome = await runBatch(entries, {
+      maxConcurrent: config.maxConcurrentFiles,
+      signal,
+      refused: (entry, failure) => {
+        const outcome = { code: exitCodeOf(failure), bytesWritten: 0, error: failure };
+        report(entry, outcome, buildSummary(emptyResult(entry.url, entry.output, "none"), { code: outcome.code, error: failure, durationMs: 0 }));
+        return outcome;
+      },
+      run: async (entry, runSignal) => {
+        const cfg = fileConfig(config, entry);
+        let result;
+        try {
+          await mkdir(dirname(entry.output), { recursive: true }).catch((err: unknown) => {
+            throw new WriteError(`cannot create ${dirname(entry.output)}: ${messageOf(err)}`, { cause: err });
+          });
+          const own = isS3Url(cfg.url) ? undefined : originFor(cfg, version);
+          const parts = runPartsFor(cfg, version, shared, own ?? (s3 ??= originFor(cfg, version)));
+          const run = new DownloadRun(parts);
+          progress.follow(entry, run);
+          running.add(run);
+          try {
+            result = await run.run(runSignal);
+          } finally {
+            running.delete(run);
+            await own?.close();
+          }
+        } catch (err) {
+          result = { ...emptyResult(entry.url, entry.output, "none"), error: err };
+        }
+        const failure = result.error === undefined ? undefined : runSignal.aborted ? runSignal.reason : result.error;
+        const outcome: FileOutcome = { code: failure === undefined ? ExitCode.ok : exitCodeOf(failure), bytesWritten: result.bytesWritten, error: failure };
+        report(entry, outcome, buildSummary(result, { code: outcome.code, error: failure, durationMs: result.timings.durationMs }));
+        return outcome;
+      },
+    });
+    progress.stop();
+    if (config.json) writeLine(batchSummary(outcome, Date.now() - started));
+    else if (outcome.failed > 0) process.stderr.write(`dfget: ${outcome.failed} of ${outcome.files} files failed (exit ${outcome.exitCode})\n`);
+    return outcome.exitCode;
+  } finally {
+    progress.stop();
+    await shared.close();
+    await s3?.close().catch(() => undefined);
+  }
+}
+
+function writeLine(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/**
+ * SIGINT/SIGTERM and --timeout (the whole batch's deadline) abort the batch's signal; a
+ * second signal removes every running file's temp file and exits at once.
+ */
+function abortOnSignals(controller: AbortController, timeoutMs: number, running: ReadonlySet<{ removeTempSync(): void }>): () => void {
+  const onSignal = (signal: "SIGINT" | "SIGTERM"): void => {
+    if (controller.signal.aborted) {
+      for (const run of running) run.removeTempSync();
+      process.exit(signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
+    }
+    controller.abort(new InterruptedError(signal));
+  };
+  const sigint = (): void => onSignal("SIGINT");
+  const sigterm = (): void => onSignal("SIGTERM");
+  process.on("SIGINT", sigint);
+  process.on("SIGTERM", sigterm);
+  const timer = setTimeout(() => controller.abort(new TimeoutError("run", `--timeout of ${timeoutMs} ms reached`)), Math.min(timeoutMs, 2 ** 31 - 1));
+  return () => {
+    clearTimeout(timer);
+    process.off("SIGINT", sigint);
+    process.off("SIGTERM", sigterm);
+  };
+}
