@@ -5,7 +5,6 @@ import * as grpc from "@grpc/grpc-js";
 import type { DfdaemonUploadClient, SyncPiecesResponse } from "../gen/dfdaemon/v2/dfdaemon.js";
 import type { Peer } from "../gen/common/v2/common.js";
 import { formatHostPort } from "../net/address.js";
-import { pieceDigest } from "../storage/digest.js";
 import type { Timer } from "../clock.js";
 import type { ParentClients, VortexTransport } from "./parts.js";
 import type { FinishedPiece, PieceLedger } from "./piece-ledger.js";
@@ -57,8 +56,6 @@ export class ParentFetcher {
   /** piece number → parent ids that failed it (never asked again for that piece) */
   private readonly failedFor = new Map<number, Set<string>>();
   private active = 0;
-  /** Piece buffers of finished transfers, reused by the next ones (no per-piece allocation). */
-  private readonly spare: Buffer[] = [];
   private stopped = false;
   private settle: ((r: ParentFetchResult) => void) | undefined;
   private cancelStall: (() => void) | undefined;
@@ -177,9 +174,7 @@ export class ParentFetcher {
     const started = Date.now();
     this.active++;
     link.active++;
-    const buffer = this.spare.pop() ?? Buffer.allocUnsafe(this.opts.ledger.plan[0]!.length);
     const done = (): void => {
-      this.spare.push(buffer);
       this.active--;
       link.active--;
       this.pump();
@@ -193,15 +188,16 @@ export class ParentFetcher {
       expectedLength: entry.length,
       maxLength: entry.length,
       signal: this.opts.signal,
-      into: buffer,
+      // Each chunk to disk as it arrives (the file's one writer queues it), crc32 on the
+      // way; the piece counts only below, once the digest matches.
+      sink: (chunk, position) => this.opts.ledger.writePart(position, chunk),
+      fileOffset: entry.offset,
     })
-      .then(async ({ metadata, data }) => {
-        const digest = pieceDigest(data);
-        if (data.length !== entry.length) throw new Error(`piece ${n}: ${data.length} bytes, expected ${entry.length}`);
+      .then(({ metadata, digest }) => {
+        if (metadata.length !== entry.length) throw new Error(`piece ${n}: ${metadata.length} bytes, expected ${entry.length}`);
         if (metadata.digest && metadata.digest !== digest) throw new Error(`piece ${n}: digest ${digest}, parent said ${metadata.digest}`);
-        const finished = await this.opts.ledger.store(
+        const finished = this.opts.ledger.markFinished(
           { number: n, digest, source: "parent", parentId: link.id, costMs: Date.now() - started, createdAt: new Date(started) },
-          data,
         );
         this.armStall();
         this.opts.report.finished(finished);

@@ -1,6 +1,7 @@
 // Fetches one piece from a parent's vortex TCP server (client reference §5.2): one TCP
 // connection per request, as the Rust server answers one request and closes.
 import { connect, type Socket } from "node:net";
+import { crc32 } from "@node-rs/crc32";
 import { DfgetError, TimeoutError } from "../errors.js";
 import { formatHostPort } from "../net/address.js";
 import {
@@ -39,12 +40,23 @@ export interface FetchPieceOptions {
    * which at 8 concurrent 4 MiB pieces is most of the garbage a P2P download makes.
    */
   into?: Buffer;
+  /**
+   * Streams the piece instead: each chunk goes to `sink` as it arrives, at its position
+   * in the file (metadata offset + bytes so far), awaited before the next is read, and
+   * the returned `data` is empty. Nothing in the sink counts until the caller has
+   * compared `digest` — a bad piece is simply written again when it is refetched.
+   */
+  sink?: (chunk: Buffer, position: number) => Promise<void> | void;
+  /** Where the piece starts in the file (for the sink's positions); default the parent's metadata offset. */
+  fileOffset?: number;
 }
 
 export interface FetchedPiece {
   metadata: PieceMetadata;
-  /** Exactly metadata.length bytes. The digest is not checked here. */
+  /** Exactly metadata.length bytes (empty when streamed to a sink). The digest is not checked here. */
   data: Buffer;
+  /** `crc32:<decimal>` of the bytes received, computed as they arrived. */
+  digest: string;
 }
 
 /**
@@ -79,14 +91,26 @@ export async function fetchPiece(opts: FetchPieceOptions): Promise<FetchedPiece>
     socket.destroy(new DfgetError(`${where}: aborted`, "ERR_ABORTED"));
   };
   opts.signal?.addEventListener("abort", onAbort, { once: true });
+  // The sink's own failure (a disk error) is passed on as it is, not as a socket error.
+  const sinkFailure: { error?: unknown } = {};
+  const sink = opts.sink;
+  const guarded = sink && (async (chunk: Buffer, position: number): Promise<void> => {
+    try {
+      await sink(chunk, position);
+    } catch (err) {
+      sinkFailure.error = err;
+      throw err;
+    }
+  });
   try {
     await connected(socket);
     clearTimeout(timers.connect);
     socket.write(request);
-    return await readPiece(new VortexReader(socket), opts, where);
+    return await readPiece(new VortexReader(socket), { ...opts, sink: guarded }, where);
   } catch (err) {
     // Whatever the socket reported after an abort, the caller asked for the abort.
     if (opts.signal?.aborted) throw opts.signal.reason;
+    if ("error" in sinkFailure) throw sinkFailure.error;
     throw withContext(err, where);
   } finally {
     clearTimeout(timers.connect);
@@ -112,9 +136,22 @@ async function readPiece(reader: VortexReader, opts: FetchPieceOptions, where: s
   if (opts.expectedLength !== undefined && metadata.length !== opts.expectedLength) {
     throw new VortexProtocolError("mismatch", `piece is ${metadata.length} bytes, expected ${opts.expectedLength}`);
   }
+  if (opts.sink) {
+    // Written while still in cache, crc32 on the way: no piece-sized buffer, no cold copy.
+    const sink = opts.sink;
+    let position = opts.fileOffset ?? metadata.offset;
+    let crc = 0;
+    await reader.readChunks(metadata.length, "piece content", (chunk) => {
+      crc = crc32(chunk, crc);
+      const at = position;
+      position += chunk.length;
+      return sink(chunk, at);
+    });
+    return { metadata, data: Buffer.alloc(0), digest: `crc32:${crc >>> 0}` };
+  }
   const data = opts.into && opts.into.length >= metadata.length ? opts.into.subarray(0, metadata.length) : Buffer.allocUnsafe(metadata.length);
   await reader.readInto(data, "piece content");
-  return { metadata, data };
+  return { metadata, data, digest: `crc32:${crc32(data) >>> 0}` };
 }
 
 function armDeadlines(socket: Socket, opts: FetchPieceOptions, where: string): { connect: NodeJS.Timeout; total: NodeJS.Timeout } {

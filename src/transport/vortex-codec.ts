@@ -333,6 +333,28 @@ export class VortexReader {
     return out;
   }
 
+  /**
+   * Hands the next `byteCount` bytes to `onChunk` as they arrive, in the stream's own
+   * chunks (no copy), each awaited before the next is read. Bytes past them stay unread.
+   */
+  async readChunks(byteCount: number, what: string, onChunk: (chunk: Buffer) => Promise<void> | void): Promise<void> {
+    let done = 0;
+    while (done < byteCount) {
+      if (this.pending.length === 0) {
+        const next = await this.source.next();
+        if (next.done) throw new VortexProtocolError("truncated", `${what}: stream ended after ${done} of ${byteCount} bytes`);
+        const chunk = next.value;
+        this.pending = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        continue;
+      }
+      const n = Math.min(this.pending.length, byteCount - done);
+      const chunk = this.pending.subarray(0, n);
+      this.pending = this.pending.subarray(n);
+      done += n;
+      await onChunk(chunk);
+    }
+  }
+
   /** Fills `target` completely, copying each chunk once. */
   async readInto(target: Buffer, what: string): Promise<void> {
     let filled = 0;

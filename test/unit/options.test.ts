@@ -71,7 +71,7 @@ describe("defaults", () => {
     assert.equal(c.stateDir, "/home/u/.local/state/dfget");
     assert.deepEqual(c.manager, { addrs: [], tls: {} });
     assert.deepEqual(c.scheduler, { addrs: [], cooldownIntervalMs: 60_000, maxAttempts: 0, connectTimeoutMs: 2_000, scheduleTimeoutMs: 30_000, hedgeDelayMs: 300, tls: {} });
-    assert.deepEqual(c.download, { concurrentPieceCount: 8, pieceTimeoutMs: 30_000, retries: 5, lowSpeedLimit: 1024 });
+    assert.deepEqual(c.download, { concurrentPieceCount: 4, pieceTimeoutMs: 30_000, retries: 5, lowSpeedLimit: 1024 });
     assert.equal(c.scheduler.hedgeDelayMs, 300);
     assert.equal(c.resume, true);
     assert.deepEqual(c.urls, [URL_]);
@@ -138,11 +138,11 @@ describe("precedence: flag > env > file > default", () => {
   });
 
   test("file-only keys reach the config", async () => {
-    const yaml = "scheduler:\n  maxAttempts: 3\n  scheduleTimeout: 10s\n  caCert: ca.pem\n  cert: c.pem\n  key: k.pem\ndownload:\n  concurrentPieceCount: 4\n  pieceTimeout: 5s\nhost:\n  ip: 10.1.1.1\n  hostname: h\n  idc: i\n  location: l\nupload:\n  port: 7000\n  tcpPort: 7001\n";
+    const yaml = "scheduler:\n  maxAttempts: 3\n  scheduleTimeout: 10s\n  caCert: ca.pem\n  cert: c.pem\n  key: k.pem\ndownload:\n  concurrentPieceCount: 6\n  pieceTimeout: 5s\nhost:\n  ip: 10.1.1.1\n  hostname: h\n  idc: i\n  location: l\nupload:\n  port: 7000\n  tcpPort: 7001\n";
     const c = await run([URL_, "-O", "o"], { files: { [XDG]: yaml } });
     assert.equal(c.configFile, XDG);
     assert.deepEqual(c.scheduler.tls, { caCert: "/xdg/dragonfly/ca.pem", cert: "/xdg/dragonfly/c.pem", key: "/xdg/dragonfly/k.pem" });
-    assert.deepEqual([c.scheduler.maxAttempts, c.scheduler.scheduleTimeoutMs, c.download.concurrentPieceCount, c.download.pieceTimeoutMs], [3, 10_000, 4, 5_000]);
+    assert.deepEqual([c.scheduler.maxAttempts, c.scheduler.scheduleTimeoutMs, c.download.concurrentPieceCount, c.download.pieceTimeoutMs], [3, 10_000, 6, 5_000]);
     assert.deepEqual(c.host, { ip: "10.1.1.1", hostname: "h", idc: "i", location: "l" });
     assert.deepEqual(c.upload, { port: 7000, tcpPort: 7001 });
   });

@@ -105,6 +105,44 @@ describe("fetchPiece against startVortexServer", () => {
     assert.deepEqual(served, [[0, 70_000], [1, 1], [2, 0]]);
   });
 
+  test("streamed to a sink: chunks at their file positions, crc32 computed on the way, no buffer returned", async () => {
+    // crc32("123456789") = 0xCBF43926, the CRC-32/IEEE check value.
+    const check = Buffer.from("123456789");
+    const large = pieceBytes(3, 300_000);
+    const pieces = new Map([[0, check], [3, large]]);
+    await withVortex(pieces, {}, async (server) => {
+      const small = await fetchPiece(opts(server.port, 0, { sink: () => undefined, fileOffset: 0 }));
+      assert.equal(small.digest, "crc32:3421780262");
+      assert.equal(small.data.length, 0);
+
+      const file = Buffer.alloc(1_000_000);
+      const positions: number[] = [];
+      const got = await fetchPiece(opts(server.port, 3, {
+        fileOffset: 500_000,
+        sink: async (chunk, position) => {
+          positions.push(position);
+          await new Promise((resolve) => setImmediate(resolve)); // a slow disk: the next chunk waits
+          chunk.copy(file, position);
+        },
+      }));
+      assert.ok(file.subarray(500_000, 800_000).equals(large));
+      assert.equal(positions[0], 500_000);
+      assert.deepEqual(positions, [...positions].sort((a, b) => a - b));
+      const whole = await fetchPiece(opts(server.port, 3));
+      assert.equal(got.digest, whole.digest, "streamed and buffered digests agree");
+      assert.notEqual(got.digest, small.digest);
+    });
+  });
+
+  test("a sink failure fails the transfer with the sink's error", async () => {
+    const pieces = new Map([[0, pieceBytes(0, 200_000)]]);
+    await withVortex(pieces, {}, async (server) => {
+      const disk = new Error("disk full");
+      const err = await fetchPiece(opts(server.port, 0, { sink: () => Promise.reject(disk) })).catch((e: unknown) => e);
+      assert.equal(err, disk);
+    });
+  });
+
   test("a missing piece is a NotFound VortexRemoteError", async () => {
     await withVortex(new Map(), {}, async (server) => {
       const err = await fetchPiece(opts(server.port, 9)).catch((e: unknown) => e);
