@@ -4,7 +4,7 @@
 // `dfget --version` in a script loop should cost little more than starting node.
 import { setMaxListeners } from "node:events";
 import { createRequire } from "node:module";
-import { ExitCode, InterruptedError, TimeoutError, WriteError, UsageError, exitCodeOf, messageOf } from "../errors.js";
+import { ExitCode, InterruptedError, TimeoutError, WriteError, UsageError, exitCodeOf } from "../errors.js";
 import type { RunConfig } from "../config/types.js";
 import { formatDuration } from "../config/duration.js";
 import { ERROR_PREFIX, userMessage } from "./error-text.js";

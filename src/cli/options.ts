@@ -20,18 +20,19 @@ import yargs, { type Argv, type Options } from "yargs";
 import { DEFAULTS, deepFreeze, MIN_HEDGE_DELAY_MS, SYSTEM_CONFIG_PATHS, defaultStateDir } from "../config/defaults.js";
 import { formatDuration } from "../config/duration.js";
 import { configCandidates, loadConfig, parseHostPort, type ConfigValues, type ReadText } from "../config/file.js";
-import type { ColorMode, LogLevel, ProgressMode, RunConfig, StorageConfig, TlsFiles } from "../config/types.js";
+import type { ColorMode, LogLevel, ProgressMode, RunConfig, TlsFiles } from "../config/types.js";
 import { messageOf, UsageError } from "../errors.js";
 import { DEFAULT_FILTERED_QUERY_PARAMS } from "../task/task-id.js";
 import { formatDigest, parseDigest } from "../storage/digest.js";
 import { helpText } from "./help.js";
 import {
-  choice, durationWithin, parseConcurrentFiles, parseEnvBoolean, parseHeader, parseHttpUrl, parsePieceLength, parsePriority,
-  parseRetries, parseSourceUrl, take,
+  choice, durationWithin, parseEnvBoolean, parseHeader, parseHttpUrl, parsePieceLength, parsePriority,
+  parseRetries, take,
 } from "./option-values.js";
 import { DFDAEMON_ONLY_MESSAGE, OPTIONS } from "./options-table.js";
 import { probePath, resolveOutputPath, type ProbePath } from "./output-path.js";
 import { closest } from "./suggest.js";
+import { checkBatchLimits, FlagReader, isBatch, Layers, resolveSources, resolveStorage } from "./option-sources.js";
 
 export { parseHeader, parseHttpUrl };
 
@@ -85,10 +86,6 @@ export async function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, o
 async function withOutputPath(config: RunConfig, typed: string | undefined, opts: CommandLineOptions): Promise<RunConfig> {
   if (typed === undefined || typed === "-" || config.dryRun || isBatch(config)) return config;
   return { ...config, output: await resolveOutputPath(typed, config.url, opts.cwd, opts.probePath ?? probePath) };
-}
-
-function isBatch(c: Pick<RunConfig, "urls" | "inputFile" | "recursive">): boolean {
-  return c.urls.length > 1 || c.inputFile !== undefined || c.recursive;
 }
 
 /** curl and wget users type `-o FILE`; dfget (like upstream dfget) spells it -O. */
@@ -159,35 +156,6 @@ function rejectBooleanWithValue(options: readonly string[]): void {
   }
 }
 
-/** Typed access to yargs's result: the last value wins for single-valued options. */
-class FlagReader {
-  constructor(private readonly raw: Record<string, unknown>) {}
-  private values(name: string): unknown[] {
-    const value = this.raw[name];
-    return value === undefined ? [] : Array.isArray(value) ? value : [value];
-  }
-  /** Single value: a string, `false` (from --no-NAME) or undefined when absent. */
-  lastRaw(name: string): unknown {
-    return this.values(name).at(-1);
-  }
-  string(name: string): string | undefined {
-    const value = this.lastRaw(name);
-    if (value === undefined || typeof value === "string") return value;
-    throw new UsageError(`--${name}: expected a value`);
-  }
-  list(name: string): string[] {
-    return this.values(name).map((value) => {
-      if (typeof value === "string") return value;
-      throw new UsageError(`--${name}: expected a value`);
-    });
-  }
-  bool(name: string): boolean | undefined {
-    const value = this.lastRaw(name);
-    if (value === undefined || typeof value === "boolean") return value;
-    throw new UsageError(`--${name}: expected true or false`);
-  }
-}
-
 /** HOST:PORT lists: each occurrence may hold several, comma-separated; duplicates dropped. */
 function addressList(label: string, occurrences: readonly string[]): string[] {
   const out: string[] = [];
@@ -227,27 +195,6 @@ function tlsFrom(file: ConfigValues, side: "manager" | "scheduler"): TlsFiles {
   return tls;
 }
 
-/** flag → environment → (caller's) file → default, each value parsed where it came from. */
-class Layers {
-  constructor(readonly flags: FlagReader, private readonly env: NodeJS.ProcessEnv) {}
-  envText(name: string): string | undefined {
-    return this.env[name] || undefined;
-  }
-  /** --flag, then its environment variables in order; undefined when none is set. */
-  value<T>(flag: string, envNames: string | readonly string[] | undefined, parse: (s: string) => T): T | undefined {
-    const fromFlag = take(`--${flag}`, this.flags.string(flag), parse);
-    if (fromFlag !== undefined) return fromFlag;
-    for (const name of typeof envNames === "string" ? [envNames] : (envNames ?? [])) {
-      const fromEnv = take(name, this.envText(name), parse);
-      if (fromEnv !== undefined) return fromEnv;
-    }
-    return undefined;
-  }
-  bool(flag: string, envName: string | undefined): boolean | undefined {
-    return this.flags.bool(flag) ?? (envName ? take(envName, this.envText(envName), parseEnvBoolean) : undefined);
-  }
-}
-
 function resolveLogging(layers: Layers): Pick<RunConfig, "logLevel" | "quiet" | "progress"> {
   const flags = layers.flags;
   const quiet = flags.bool("quiet") ?? false;
@@ -273,56 +220,6 @@ function resolveHedgeDelay(layers: Layers, file: ConfigValues, configFile: strin
   if (hedge !== 0 && hedge < MIN_HEDGE_DELAY_MS) throw new UsageError(`${label}: must be 0 (one scheduler at a time) or at least ${formatDuration(MIN_HEDGE_DELAY_MS)}`);
   if (hedge > connectTimeoutMs) throw new UsageError(`${label}: ${formatDuration(hedge)} is longer than the connect timeout (${formatDuration(connectTimeoutMs)}); use at most that`);
   return hedge;
-}
-
-/** S3 settings: --storage-*, then DFGET_STORAGE_* (Rust dfget), then the AWS_* variables. */
-function resolveStorage(layers: Layers): StorageConfig {
-  const text = (flag: string, envNames: readonly string[]): string | undefined => layers.value(flag, envNames, String);
-  const storage: StorageConfig = {
-    endpoint: layers.value("storage-endpoint", ["DFGET_STORAGE_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"], (s) => parseHttpUrl(s)),
-    region: text("storage-region", ["DFGET_STORAGE_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"]),
-    accessKeyId: text("storage-access-key-id", ["DFGET_STORAGE_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"]),
-    accessKeySecret: text("storage-access-key-secret", ["DFGET_STORAGE_ACCESS_KEY_SECRET", "AWS_SECRET_ACCESS_KEY"]),
-    sessionToken: text("storage-session-token", ["DFGET_STORAGE_SESSION_TOKEN", "AWS_SESSION_TOKEN"]),
-    insecureSkipVerify: layers.bool("storage-insecure-skip-verify", "DFGET_STORAGE_INSECURE_SKIP_VERIFY") ?? false,
-  };
-  for (const key of ["endpoint", "region", "accessKeyId", "accessKeySecret", "sessionToken"] as const) {
-    if (storage[key] === undefined) delete storage[key];
-  }
-  return storage;
-}
-
-type Sources = Pick<RunConfig, "url" | "urls" | "inputFile" | "maxConcurrentFiles" | "recursive" | "includeFiles">;
-
-/** Positional URLs, -i, -r, -I: what to download. Batch semantics live in cli/batch*.ts. */
-function resolveSources(layers: Layers, positionals: readonly string[], cwd: string): Sources {
-  const flags = layers.flags;
-  const inputText = flags.string("input-file");
-  if (inputText === "") throw new UsageError("-i/--input-file: empty path (use - for stdin)");
-  if (positionals.length === 0 && inputText === undefined) throw new UsageError("missing URL (usage: dfget <URL> -O <PATH|->; see dfget --help)");
-  const urls = positionals.map((p) => parseSourceUrl(p));
-  const recursive = flags.bool("recursive") ?? DEFAULTS.recursive;
-  const includeFiles = flags.list("include-files");
-  if (includeFiles.length > 0 && !recursive) throw new UsageError("-I/--include-files: only with -r/--recursive");
-  if (recursive && !urls.every((u) => u.startsWith("s3:"))) throw new UsageError("-r/--recursive: only for s3://BUCKET/PREFIX/ URLs");
-  const sources: Sources = {
-    url: urls[0] ?? "",
-    urls,
-    inputFile: inputText === undefined || inputText === "-" ? inputText : resolve(cwd, inputText),
-    maxConcurrentFiles: layers.value("max-concurrent-files", "DFGET_MAX_CONCURRENT_FILES", parseConcurrentFiles) ?? DEFAULTS.maxConcurrentFiles,
-    recursive,
-    includeFiles,
-  };
-  if (sources.inputFile === undefined) delete sources.inputFile;
-  return sources;
-}
-
-/** Options that only make sense for one file. */
-function checkBatchLimits(c: RunConfig): void {
-  if (!isBatch(c)) return;
-  if (c.output === "-") throw new UsageError("-O -: stdout takes one file; give a directory (-O DIR/) for several");
-  if (c.digest !== undefined) throw new UsageError("--digest: applies to one file, not to several");
-  if (c.contentForCalculatingTaskId !== undefined) throw new UsageError("--content-for-calculating-task-id: applies to one file, not to several");
 }
 
 function resolveRunConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, cwd: string, file: ConfigValues, configFile: string | undefined): RunConfig {
