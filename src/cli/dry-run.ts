@@ -27,7 +27,7 @@ export interface DryRunPlan {
 }
 
 /** What the text form adds for people; not part of the JSON. */
-interface DryRunExtras {
+export interface DryRunExtras {
   /** Scheduler names that did not resolve, with why. */
   unresolved: Array<{ addr: string; reason: string }>;
   /** Epoch ms when the plan was made (for "cooling for 42 s more"). */

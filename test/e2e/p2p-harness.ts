@@ -11,9 +11,9 @@ import { status } from "@grpc/grpc-js";
 import { TrafficType } from "../../src/gen/common/v2/common.js";
 import type { AnnouncePeerRequest } from "../../src/gen/scheduler/v2/scheduler.js";
 import { DEFAULT_FILTERED_QUERY_PARAMS, taskIdOf } from "../../src/task/task-id.js";
-import { ringCandidates } from "../../src/switching/ring.js";
 import { baseEnv, runDfget, workDir, type DfgetRun, type RunOptions } from "../support/cli.js";
 import { startCluster, type FakeCluster } from "../support/cluster.js";
+import { startRingCluster } from "../support/ring-cluster.js";
 import { startSeedParent, type FakeParent } from "../support/parent.js";
 import type { FakeScheduler } from "../support/scheduler.js";
 import { validateAnnouncePeerRequest } from "../support/validate.js";
@@ -39,7 +39,10 @@ export interface P2PRig {
   url: string;
   taskId: string;
   pieceCount: number;
-  /** Schedulers in the order dfget tries them for this task (ring owner first). */
+  /**
+   * Schedulers in the order dfget tries them (ring owner first): with several, they sit on
+   * 127.0.0.2… on one port and the order comes from hard-coded ring vectors.
+   */
   order: FakeScheduler[];
   parents: FakeParent[];
   work: Awaited<ReturnType<typeof workDir>> & { config: string };
@@ -51,7 +54,10 @@ export interface P2PRig {
 
 export async function startRig(opts: RigOptions): Promise<P2PRig> {
   const path = "/p2p.bin";
-  const cluster = await startCluster({ schedulers: opts.schedulers ?? 1, origin: { files: { [path]: opts.content } } });
+  const schedulerCount = opts.schedulers ?? 1;
+  const origin = { files: { [path]: opts.content } };
+  const ring = schedulerCount > 1 ? await startRingCluster(schedulerCount, { origin }) : undefined;
+  const cluster = ring?.cluster ?? (await startCluster({ schedulers: 1, origin }));
   const work = { ...(await workDir()), config: "" };
   work.config = join(work.dir, "dfget.yaml");
   await writeFile(
@@ -68,9 +74,11 @@ export async function startRig(opts: RigOptions): Promise<P2PRig> {
     ].join("\n"),
   );
   const url = cluster.origin!.url(path);
-  const taskId = taskIdOf({ url: new URL(url).href, tag: "", application: "", filteredQueryParams: DEFAULT_FILTERED_QUERY_PARAMS });
-  const byAddr = new Map(cluster.schedulers.map((s) => [s.addr, s]));
-  const order = ringCandidates(cluster.schedulerAddrs(), taskId).map((addr) => byAddr.get(addr)!);
+  // One scheduler: the URL-based task id (the p2p tests check it); several: the vectors' id.
+  const taskId = ring?.taskId ?? taskIdOf({ url: new URL(url).href, tag: "", application: "", filteredQueryParams: DEFAULT_FILTERED_QUERY_PARAMS });
+  const order = ring?.order ?? cluster.schedulers;
+  // Probes one at a time: which scheduler registers must not depend on a loaded machine's speed.
+  const ringArgs = ring ? [...ring.taskArgs, "--hedge-delay", "0"] : [];
   const parents: FakeParent[] = [];
   return {
     content: opts.content,
@@ -93,6 +101,7 @@ export async function startRig(opts: RigOptions): Promise<P2PRig> {
       const args = [
         url, "-O", work.out, "--config", work.config, "--state-dir", work.state, "--json", "--connect-timeout", "3s",
         ...cluster.schedulerAddrs().flatMap((addr) => ["--scheduler", addr]),
+        ...ringArgs,
         ...extra,
       ];
       return runDfget(args, { env: baseEnv(), timeoutMs: 40_000, ...runOpts });
