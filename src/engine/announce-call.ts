@@ -28,6 +28,7 @@ export interface AnnounceCallOptions {
   deadline: number;
   url: string;
   contentLength: number;
+  disableBackToSource: boolean;
   concurrency: number;
   pieceTimeoutMs: number;
   scheduleTimeoutMs: number;
@@ -62,7 +63,7 @@ class AnnounceCall {
     this.opts = opts;
     this.resolve = resolve;
     this.reject = reject;
-    this.conversation = new AnnounceConversation({ addr: opts.addr, download: opts.download, contentLength: opts.contentLength, pieceCount: opts.ledger.total });
+    this.conversation = new AnnounceConversation({ addr: opts.addr, download: opts.download, contentLength: opts.contentLength, pieceCount: opts.ledger.total, disableBackToSource: opts.disableBackToSource });
   }
 
   start(): void {

@@ -97,8 +97,11 @@ const NEXT: Record<StateName, readonly StateName[]> = {
 export interface ConversationFacts {
   addr: string;
   download: Download;
+  /** What the origin's HEAD said; an answer that contradicts it is a faulty answer. */
   contentLength: number;
   pieceCount: number;
+  /** No byte from the origin, ever: NeedBackToSource ends the conversation instead. */
+  disableBackToSource: boolean;
 }
 
 export class AnnounceConversation {
@@ -221,6 +224,8 @@ export class AnnounceConversation {
     if (answers > MAX_SCHEDULE_COUNT) return this.giveUp("max schedule count exceeded", "max schedule count exceeded", out);
     switch (response?.$case) {
       case "emptyTaskResponse":
+        // The scheduler's word against the origin's HEAD: a non-empty object is not empty.
+        if (this.facts.contentLength > 0) return this.giveUp("faulty answer: empty task", `faulty answer: EmptyTask for a ${this.facts.contentLength}-byte object`, out);
         out.push(
           { kind: "send", request: { $case: "downloadPeerStartedRequest", value: {} } },
           { kind: "send", request: { $case: "downloadPeerFinishedRequest", value: { contentLength: 0n, pieceCount: 0 } } },
@@ -231,6 +236,7 @@ export class AnnounceConversation {
         this.transition(from, { name: "Downloading", answers, parents: response.value.candidateParents }, `${response.value.candidateParents.length} parents`, out);
         return;
       case "needBackToSourceResponse":
+        if (this.facts.disableBackToSource) return this.giveUp("back-to-source is disabled", "the scheduler asked for back-to-source, which is disabled", out);
         this.transition(from, { name: "BackToSource", answers }, response.value.description || "need back-to-source", out);
         return;
       default:

@@ -47,6 +47,7 @@ export async function runP2P(parts: RunParts, task: P2PTask, selector: Scheduler
     taskId: task.taskId,
     url: task.url,
     contentLength: task.contentLength,
+    disableBackToSource: cfg.disableBackToSource,
     download: registerDownload(cfg, task, parts.host.identity.ip),
     ledger: task.ledger,
     origin: parts.origin,

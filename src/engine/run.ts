@@ -5,7 +5,7 @@
 import { EventEmitter } from "node:events";
 import { createReadStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
-import { DigestMismatchError, NoSchedulerError, WriteError, messageOf } from "../errors.js";
+import { DigestMismatchError, NoSchedulerError, PartialTransferError, WriteError, messageOf } from "../errors.js";
 import { parseDigest, hashFile, type ParsedDigest } from "../storage/digest.js";
 import type { PieceFile } from "../storage/piece-file.js";
 import { ResumablePartial } from "../storage/resumable.js";
@@ -97,6 +97,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     let failure: unknown;
     try {
       await this.fetch(signal);
+      this.assertWhole();
       await this.pump?.finish();
       if (wanted) await this.verify(sink, wanted);
       if (toStdout && !this.pump) await this.copyToStdout(sink);
@@ -135,6 +136,16 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     await this.streamWhole(info.url, info.contentLength, signal);
   }
 
+  /** The commit gate: every planned piece verified, and exactly the content length of bytes. */
+  private assertWhole(): void {
+    const ledger = this.ledger;
+    if (!ledger) return; // one streamed GET: the transport checked its byte count
+    const expected = this.facts.contentLength;
+    if (!ledger.complete || ledger.bytesWritten !== expected) {
+      throw new PartialTransferError(`download incomplete: ${ledger.finishedCount} of ${ledger.total} pieces, ${ledger.bytesWritten} of ${expected ?? "?"} bytes`);
+    }
+  }
+
   private async verify(sink: PieceFile, wanted: ParsedDigest): Promise<void> {
     const actual = await hashFile(sink.tempPath, wanted.algorithm);
     this.facts.digest = actual;
@@ -171,12 +182,13 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
       this.facts.cluster.source = "skipped";
     } else {
       const outcome = await this.p2p({ taskId: this.facts.taskId!, url, contentLength, pieceLength, ledger }, signal);
-      if (outcome.complete) {
+      // Complete means the ledger says so, whatever a scheduler said.
+      if (outcome.complete && ledger.complete) {
         this.facts.backToSource = outcome.backToSource;
         return;
       }
-      if (cfg.disableBackToSource) throw new NoSchedulerError(`${outcome.reason}; back-to-source is disabled`);
-      reason = outcome.reason;
+      reason = outcome.complete ? "the scheduler finished the download with pieces missing" : outcome.reason;
+      if (cfg.disableBackToSource) throw new NoSchedulerError(`${reason}; back-to-source is disabled`);
     }
     this.facts.backToSource = true;
     this.emit("backToSource", { reason });

@@ -28,6 +28,7 @@ export interface SessionOptions {
   taskId: string;
   url: string;
   contentLength: number;
+  disableBackToSource: boolean;
   download: Download;
   ledger: PieceLedger;
   origin: OriginTransport;
@@ -154,6 +155,7 @@ export class P2PSession {
       deadline: o.deadline,
       url: o.url,
       contentLength: o.contentLength,
+      disableBackToSource: o.disableBackToSource,
       concurrency: o.concurrency,
       pieceTimeoutMs: o.pieceTimeoutMs,
       scheduleTimeoutMs: o.scheduleTimeoutMs,

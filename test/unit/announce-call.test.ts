@@ -77,6 +77,7 @@ function rig(opts: { pieces?: number; origin?: OriginTransport; signal?: AbortSi
     deadline: RUN_DEADLINE,
     url: "http://origin.test/f",
     contentLength: pieces * 4,
+    disableBackToSource: false,
     concurrency: 2,
     pieceTimeoutMs: 1000,
     scheduleTimeoutMs: SCHEDULE_TIMEOUT_MS,

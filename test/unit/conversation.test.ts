@@ -16,8 +16,8 @@ const normal = (parents: Peer[] = PARENTS): ConversationEvent => ({ type: "answe
 const backToSource: ConversationEvent = { type: "answer", response: { $case: "needBackToSourceResponse", value: { description: "no parents" } } };
 const empty: ConversationEvent = { type: "answer", response: { $case: "emptyTaskResponse", value: {} } };
 
-function conversation(): AnnounceConversation {
-  return new AnnounceConversation({ addr: ADDR, download: DOWNLOAD, contentLength: 100, pieceCount: 25 });
+function conversation(facts: { contentLength?: number; disableBackToSource?: boolean } = {}): AnnounceConversation {
+  return new AnnounceConversation({ addr: ADDR, download: DOWNLOAD, contentLength: facts.contentLength ?? 100, pieceCount: 25, disableBackToSource: facts.disableBackToSource ?? false });
 }
 
 /** Commands without the trace lines, each as its kind (and the $case of what is sent). */
@@ -74,7 +74,7 @@ describe("AnnounceConversation", () => {
   });
 
   test("Registering -> Closing -> Done on EmptyTask: started + finished(0, 0), then leave once the stream closes", () => {
-    const c = conversation();
+    const c = conversation({ contentLength: 0 });
     c.start();
     const commands = c.handle(empty);
     assert.deepEqual(kinds(commands), ["send downloadPeerStartedRequest", "send downloadPeerFinishedRequest", "clearScheduleTimer", "halfClose", "armFinalWait"]);
@@ -83,6 +83,24 @@ describe("AnnounceConversation", () => {
     assert.deepEqual(kinds(closed), ["end"]);
     assert.deepEqual(endOf(closed), { kind: "finished", via: "empty" });
     assert.deepEqual(c.state.name, "Done");
+  });
+
+  test("EmptyTask for an object the origin says is not empty is a faulty answer: gave-up, nothing believed", () => {
+    const c = conversation({ contentLength: 9 * 1024 * 1024 });
+    c.start();
+    const commands = c.handle(empty);
+    assert.deepEqual(commands[0], { kind: "send", request: { $case: "downloadPeerFailedRequest", value: { description: "faulty answer: empty task" } } });
+    assert.ok(!kinds(commands).includes("send downloadPeerFinishedRequest"));
+    assert.deepEqual(endOf(c.handle({ type: "closed" })), { kind: "gave-up", detail: "faulty answer: EmptyTask for a 9437184-byte object" });
+  });
+
+  test("NeedBackToSource with back-to-source disabled: no origin loop, gave-up", () => {
+    const c = conversation({ disableBackToSource: true });
+    c.start();
+    const commands = c.handle(backToSource);
+    assert.ok(!kinds(commands).includes("backToSource"));
+    assert.deepEqual(commands[0], { kind: "send", request: { $case: "downloadPeerFailedRequest", value: { description: "back-to-source is disabled" } } });
+    assert.deepEqual(endOf(c.handle({ type: "closed" })), { kind: "gave-up", detail: "the scheduler asked for back-to-source, which is disabled" });
   });
 
   test("an answer without a known case: DownloadPeerFailed, gave-up", () => {

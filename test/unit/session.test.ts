@@ -105,6 +105,7 @@ function session(order: string[], behaviours: Record<string, Behaviour>) {
     taskId: "task",
     url: "http://origin.test/f",
     contentLength: 4,
+    disableBackToSource: false,
     download: { url: "http://origin.test/f" } as Download,
     ledger,
     origin: {
