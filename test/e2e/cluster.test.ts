@@ -23,7 +23,10 @@ import { refusingAddr, schedulerMessage, startBlackhole, startMiniGrpc } from ".
 
 const insecure = grpc.credentials.createInsecure();
 const caller = { hostname: "My_Build Host.Example.", ip: "127.0.0.1", idc: "", location: "cn|sh", version: "0.1.0", commit: "abc1234" };
-const timeouts = { connectTimeoutMs: 300, callTimeoutMs: 1000 };
+// Generous, so that a refused or healthy manager gets its true verdict even from a cold
+// process on a loaded machine (grpc-js may take longer than 300 ms to dial at first); only
+// the blackhole case waits the full connect timeout.
+const timeouts = { connectTimeoutMs: 3000, callTimeoutMs: 5000 };
 const clock = { now: () => Date.UTC(2026, 7, 1, 12, 0, 0) };
 
 async function tempStateDir(): Promise<string> {
@@ -278,7 +281,7 @@ describe("resolveSchedulers", () => {
     const stateDir = await tempStateDir();
     try {
       const pool = new ChannelPool();
-      const probe = (addr: string) => probeAddress(addr, { credentials: insecure, deadlineMs: 300, pool });
+      const probe = (addr: string) => probeAddress(addr, { credentials: insecure, deadlineMs: timeouts.connectTimeoutMs, pool });
       const resolved = await resolveSchedulers(config(stateDir, [manager.addr]), { clock, probe });
       pool.closeAll();
       assert.equal(resolved.source, "manager");
