@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { blake3 } from "hash-wasm";
 import { baseEnv, runDfget, workDirs, type DfgetRun } from "../support/cli.js";
 import { startOrigin, type FakeOrigin } from "../support/origin.js";
-import { crc32Decimal, exists, freePort, partFiles, requestsFor, sha256, sha256OfFile, waitFor } from "../support/cli-e2e.js";
+import { KEPT_FOR_RESUME, crc32Decimal, exists, freePort, partFiles, requestsFor, sha256, sha256OfFile, waitFor } from "../support/cli-e2e.js";
 
 const SMALL = randomBytes(50_000);
 const SLOW = randomBytes(400_000);
@@ -126,9 +126,10 @@ describe("dfget exit codes (direct origin, no cluster)", { concurrency: 4 }, () 
     const w = await tempDir();
     const run = await runDfget([origin.url("/cut.bin"), "-O", w.out, "--state-dir", w.state, "--json"]);
     assertFailure(run, 18, /./);
-    assert.ok(requestsFor(origin, "/cut.bin").some((r) => r.method === "GET"));
+    // The first try and --retry's 5 more, all cut: then 18, the partial kept for a rerun.
+    assert.equal(requestsFor(origin, "/cut.bin").filter((r) => r.method === "GET").length, 6);
     assert.equal(await exists(w.out), false);
-    assert.deepEqual(await partFiles(w.dir), []);
+    assert.deepEqual(await partFiles(w.dir), KEPT_FOR_RESUME);
   });
 
   test("22: 404 and 500, status in the message", async () => {
@@ -161,7 +162,8 @@ describe("dfget exit codes (direct origin, no cluster)", { concurrency: 4 }, () 
     assertFailure(stalled, 28, /timeout/i);
     assertPromptTimeout(stalled);
     assert.equal(await exists(w.out), false);
-    assert.deepEqual(await partFiles(w.dir), []);
+    // Nothing at PATH; the hidden partial and its record stay for a rerun (issue 11).
+    assert.deepEqual(await partFiles(w.dir), KEPT_FOR_RESUME);
   });
 
   describe("32: --digest", () => {
@@ -222,7 +224,7 @@ describe("dfget exit codes (direct origin, no cluster)", { concurrency: 4 }, () 
   });
 
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-    test(`${code}: ${signal} mid-download leaves no file and no temp file`, async () => {
+    test(`${code}: ${signal} mid-download leaves no file at PATH, the hidden partial kept for resume`, async () => {
       const w = await tempDir();
       await mkdir(w.state, { recursive: true });
       const tag = `/slow.bin?signal=${signal}`;
@@ -246,7 +248,7 @@ describe("dfget exit codes (direct origin, no cluster)", { concurrency: 4 }, () 
       const served = origin.bytesServedFor("/slow.bin") - servedBefore;
       assert.ok(served < SLOW.length, `the slow body (10 s) was not cut short: ${served} bytes sent`);
       assert.equal(await exists(w.out), false);
-      assert.deepEqual(await partFiles(w.dir), []);
+      assert.deepEqual(await partFiles(w.dir), KEPT_FOR_RESUME);
     });
   }
 });

@@ -21,10 +21,14 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Temp files a run leaves beside its output (`.<name>.dfget-<random>.part`). */
+/** Files a run leaves beside its output: the resumable `.<name>.dfget.part` / `.json` /
+ *  `.lock`, or an older random `.<name>.dfget-<random>.part`. Sorted. */
 export async function partFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((name) => /^\..*\.dfget-.*\.part$/.test(name));
+  return (await readdir(dir)).filter((name) => /^\..*\.dfget([-.].*)?\.(part|json|lock)$/.test(name)).sort();
 }
+
+/** What a resumable failure (7, 18 cut short, 23, 28, 130, 143) keeps beside `out.bin`. */
+export const KEPT_FOR_RESUME = [".out.bin.dfget.json", ".out.bin.dfget.part"];
 
 /** A 127.0.0.1 port that was free a moment ago: connecting to it is refused. */
 export async function freePort(): Promise<number> {
