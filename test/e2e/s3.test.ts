@@ -87,6 +87,16 @@ describe("s3:// single objects", () => {
     assert.deepEqual(await partFiles(w.dir), []);
   });
 
+  test("--dry-run --json HEADs the object signed and prints the plan, never the secret", async () => {
+    const run = await runDfget(["s3://bkt/dir/large.bin", "--dry-run", "--json", "--log-level", "debug", ...storageArgs()]);
+    assert.equal(run.code, 0, run.stderr);
+    const plan = JSON.parse(run.stdout) as { taskId: string; contentLength: number; pieceCount: number };
+    assert.equal(plan.taskId, expectedTaskId("s3://bkt/dir/large.bin"));
+    assert.equal(plan.contentLength, LARGE.length);
+    assert.equal(plan.pieceCount, 3);
+    assert.ok(!run.stdout.includes(SECRET) && !run.stderr.includes(SECRET));
+  });
+
   test("a missing key is 404 NoSuchKey, exit 22", async () => {
     const w = await dirs.make();
     const run = await runDfget(["s3://bkt/dir/none.bin", "-O", w.out, ...storageArgs()]);
