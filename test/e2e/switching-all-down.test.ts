@@ -6,6 +6,7 @@
 // single-owner cases are in switching.test.ts.
 import { after, afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { rm } from "node:fs/promises";
 import type { ListSchedulersRequest } from "../../src/gen/manager/v2/manager.js";
 import { exists, partFiles } from "../support/cli-e2e.js";
 import { HANG_GUARD_MS } from "../support/wait.js";
@@ -46,6 +47,22 @@ afterEach(() => {
 const managerArgs = (r: Rig): string[] => ["--manager", r.cluster.manager.addr];
 const listCalls = (r: Rig): number => r.cluster.manager.requests().length;
 const connections = (r: Rig): number[] => r.order.map((s) => s.connectionCount());
+
+/**
+ * The walk found a scheduler, but it has no parent for us and back-to-source is disabled:
+ * exit 69 with no byte asked of the origin (issue 11: "no byte from the origin, ever").
+ */
+async function assertNoParentNoOrigin(run: Awaited<ReturnType<typeof dfget>>, r: Rig, gets: number): Promise<NonNullable<typeof run.json>> {
+  assert.equal(run.code, 69, `exit code; stderr:\n${run.stderr}`);
+  assert.equal(run.json?.ok, false);
+  assert.equal(run.json?.backToSource, false);
+  assert.match(run.stderr, /asked for back-to-source, which is disabled/);
+  assert.equal(originGets(r), gets, "no GET reached the origin");
+  assert.equal(await exists(r.work.out), false, "no file at -O");
+  return run.json!;
+}
+
+const originGets = (r: Rig): number => r.cluster.origin!.requests.filter((q) => q.method === "GET").length;
 
 /** exit 69, the summary says so, nothing left at -O or beside it. */
 async function assertNoScheduler(run: Awaited<ReturnType<typeof dfget>>, r: Rig): Promise<void> {
@@ -172,14 +189,16 @@ describe("dfget with every scheduler down, and the manager path", () => {
     const r = await rig();
     for (const s of r.order) s.notServing();
     await assertDownloaded(await dfget(r, managerArgs(r)), r);
+    await rm(r.work.out); // the next run must leave nothing at -O
     const failedAt = (await readCooldownFile(r))!.schedulers;
     // Ring order = failure order in the seeding run, so the owner expires soonest.
     assert.ok(failedAt[r.owner.addr]!.lastFailureAt <= failedAt[r.second.addr]!.lastFailureAt);
     await r.second.heal();
 
     const calls = listCalls(r);
+    const gets = originGets(r);
     const run = await dfget(r, [...managerArgs(r), "--disable-back-to-source"]);
-    const json = await assertDownloaded(run, r);
+    const json = await assertNoParentNoOrigin(run, r, gets);
     assert.equal(listCalls(r) - calls, 2, "the first list plus exactly one refresh");
     assert.deepEqual(attemptsOf(run), [
       ...r.order.map((s) => [s.addr, "cooling"]),
@@ -187,7 +206,6 @@ describe("dfget with every scheduler down, and the manager path", () => {
       [r.second.addr, "ok"],
     ]);
     assert.equal(json.scheduler.used, r.second.addr);
-    assert.equal(json.backToSource, true, "the fake scheduler itself sends us back to source");
     assert.deepEqual(registrationCounts(r), [0, 1, 0]);
     assertRegisteredBy(r.second, run, r);
     const file = await readCooldownFile(r);
@@ -207,7 +225,7 @@ describe("dfget with every scheduler down, and the manager path", () => {
       ),
     });
     const run = await dfget(r, [...r.staticArgs, "--disable-back-to-source"]);
-    const json = await assertDownloaded(run, r);
+    const json = await assertNoParentNoOrigin(run, r, 0);
     assert.deepEqual(attemptsOf(run), [...r.order.map((s) => [s.addr, "cooling"]), [r.third.addr, "ok"]]);
     assert.equal(json.scheduler.used, r.third.addr);
     assert.deepEqual(registrationCounts(r), [0, 0, 1]);
