@@ -173,7 +173,11 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     // With --digest, stdout gets the bytes only once the whole file is verified; without,
     // they flow in order as pieces land.
     if (cfg.output === "-" && !cfg.digest) this.pump = new StdoutPump(ledger, process.stdout, partial.file.tempPath);
-    if (ledger.complete) return;
+    if (ledger.complete) {
+      // An empty object: its HEAD was the whole transfer, from the origin.
+      if (plan.length === 0) this.facts.backToSource = !cfg.disableBackToSource;
+      return;
+    }
     ledger.on("finished", () => this.emitProgress(false));
     this.emitProgress(false);
 
