@@ -51,6 +51,7 @@ export class Renderer {
   private bar: cliProgress.SingleBar | undefined;
   private lineTimer: NodeJS.Timeout | undefined;
   private last: ProgressValue | undefined;
+  private lastLine: string | undefined;
   private lastFailed: Attempt | undefined;
   private readonly now: () => number;
   private readonly rate = new RateMeter();
@@ -93,7 +94,7 @@ export class Renderer {
       this.bar.stop();
       this.bar = undefined;
     } else if (this.mode === "line" && ok && this.last) {
-      this.opts.stream.write(`${this.line(this.last)}\n`);
+      this.writeLine(this.last);
     }
     if (ok && run && this.mode !== "none" && this.opts.stream.isTTY === true) {
       this.opts.stream.write(`dfget: ${savedLine(run.report, run.durationMs)}\n`);
@@ -121,9 +122,17 @@ export class Renderer {
         this.bar.update(p.transferred);
       }
     } else if (this.mode === "line" && !this.lineTimer) {
-      this.lineTimer = setInterval(() => this.last && this.opts.stream.write(`${this.line(this.last)}\n`), this.opts.lineIntervalMs ?? 2000);
+      this.lineTimer = setInterval(() => this.last && this.writeLine(this.last), this.opts.lineIntervalMs ?? 2000);
       this.lineTimer.unref();
     }
+  }
+
+  /** A plain progress line, unless it would repeat the one just printed (the final 100 %). */
+  private writeLine(p: ProgressValue): void {
+    const text = this.line(p);
+    if (text === this.lastLine) return;
+    this.lastLine = text;
+    this.opts.stream.write(`${text}\n`);
   }
 
   private onAttempt(a: Attempt): void {

@@ -50,6 +50,20 @@ test("line mode on a pipe: plain lines only, the switch is one visible notice, n
   assert.doesNotMatch(text, /[\r\u001b]/);
 });
 
+test("line mode: the final 100 % line is not printed twice when the timer already showed it", (t) => {
+  t.mock.timers.enable({ apis: ["setInterval"] });
+  const stream = new PassThrough() as unknown as NodeJS.WriteStream;
+  let text = "";
+  (stream as unknown as PassThrough).on("data", (b: Buffer) => (text += b.toString()));
+  const events = new EventEmitter<DownloadEvents>();
+  const r = new Renderer({ progress: "line", color: "never", quiet: false, verbose: false, stream, env: {}, lineIntervalMs: 1000 });
+  r.attach(events);
+  events.emit("progress", makeProgress(100, 100, 2, 2));
+  t.mock.timers.tick(1000);
+  r.finish(true);
+  assert.equal(text.match(/dfget: 100% /g)?.length, 1, text);
+});
+
 test("quiet: nothing at all on success", () => {
   const stream = new PassThrough() as unknown as NodeJS.WriteStream;
   let text = "";
