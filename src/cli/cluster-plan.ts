@@ -35,7 +35,7 @@ export function schedulerListFor(config: RunConfig, version: string, onWarning?:
       resolver: resolverFromEnv(process.env.DFGET_TEST_HOSTS) ?? systemResolver,
       onWarning,
       // As the Rust dfdaemon: keep the first cluster (in manager order) with a healthy scheduler.
-      probe: (addr) => probe(addr, { credentials: createChannelCredentials(config.scheduler.tls, "scheduler"), deadlineMs: config.scheduler.connectTimeoutMs, deadline }),
+      probe: (addr) => probe(addr, { credentials: createChannelCredentials(config.scheduler.tls, "scheduler"), timeoutMs: config.scheduler.connectTimeoutMs, deadline }),
     },
   );
 }

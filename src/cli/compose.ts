@@ -107,7 +107,7 @@ export function runPartsFor(config: RunConfig, version: string, shared: ProcessP
         taskId,
         source: candidateAddrs(this.schedulers, list),
         ledger: await shared.ledger(hooks.onNotice),
-        probe: (addr) => probe(addr, { credentials, deadlineMs: config.scheduler.connectTimeoutMs, deadline, pool: shared.pool }),
+        probe: (addr) => probe(addr, { credentials, timeoutMs: config.scheduler.connectTimeoutMs, deadline, pool: shared.pool }),
         clock: shared.clock,
         cooldownIntervalMs: config.scheduler.cooldownIntervalMs,
         maxAttempts: config.scheduler.maxAttempts,

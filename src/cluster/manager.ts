@@ -86,7 +86,7 @@ export async function listSchedulers(
     for (const managerAddr of managerAddrs) {
       const health = await probeAddress(managerAddr, {
         credentials: opts.credentials,
-        deadlineMs: opts.connectTimeoutMs,
+        timeoutMs: opts.connectTimeoutMs,
         deadline: opts.deadline,
         pool,
       });

@@ -34,7 +34,7 @@ export interface ProbeResult {
 export interface ProbeOptions {
   credentials: grpc.ChannelCredentials;
   /** Dial + Check must finish within this many ms (--connect-timeout). */
-  deadlineMs: number;
+  timeoutMs: number;
   /** An outer absolute deadline (the run's); the earlier of the two applies. */
   deadline?: Deadline;
   /** Health service name; Go schedulers and managers answer SERVING for "" only. */
@@ -64,7 +64,7 @@ const CHECK_ERROR_OUTCOME: Partial<Record<grpc.status, ProbeOutcome>> = {
 
 export async function probe(addr: string, opts: ProbeOptions): Promise<ProbeResult> {
   const started = performance.now();
-  const deadline = minDeadline(opts.deadline, deadlineIn(opts.deadlineMs));
+  const deadline = minDeadline(opts.deadline, deadlineIn(opts.timeoutMs));
   const pool = opts.pool ?? new ChannelPool();
   let verdict: Verdict;
   try {
@@ -84,13 +84,13 @@ async function dialAndCheck(pool: ChannelPool, addr: string, opts: ProbeOptions,
 
   const dial = await waitForConnection(pool.channel(addr, opts.credentials), deadline);
   if (dial === "timeout") {
-    return { outcome: "timeout", phase: "connect", detail: `not connected within ${opts.deadlineMs} ms` };
+    return { outcome: "timeout", phase: "connect", detail: `not connected within ${opts.timeoutMs} ms` };
   }
   if (dial === "shutdown") return { outcome: "unavailable", phase: "connect", detail: "channel closed while dialling" };
   if (dial === "transient-failure") {
     const tcp = await classifyTcp(hostPort.host, hostPort.port, deadline);
     if (tcp.kind === "timeout") {
-      return { outcome: "timeout", phase: "connect", detail: `no TCP connection within ${opts.deadlineMs} ms` };
+      return { outcome: "timeout", phase: "connect", detail: `no TCP connection within ${opts.timeoutMs} ms` };
     }
     if (tcp.kind === "connected") {
       return { outcome: "unavailable", phase: "connect", detail: "TCP connects but the TLS/HTTP/2 handshake failed" };
@@ -110,7 +110,7 @@ async function dialAndCheck(pool: ChannelPool, addr: string, opts: ProbeOptions,
   const code = grpcCodeOf(answer.error);
   const outcome = (code === undefined ? undefined : CHECK_ERROR_OUTCOME[code as grpc.status]) ?? "unavailable";
   const detail = code === grpc.status.DEADLINE_EXCEEDED
-    ? `health check unanswered within ${opts.deadlineMs} ms`
+    ? `health check unanswered within ${opts.timeoutMs} ms`
     : `health ${describeGrpcError(answer.error)}`;
   return { outcome, phase: "health", detail, ...(code === undefined ? {} : { grpcCode: code }) };
 }

@@ -19,7 +19,7 @@ export interface CooldownRecord {
   failures: number;
   /** Epoch ms of the latest failure; cooling is measured from here. */
   lastFailureAt: number;
-  /** Outcome of the latest failure, e.g. "refused", "health-timeout". */
+  /** Attempt outcome of the latest failure: "refused", "timeout", "not-serving", "unavailable", "stream-broken" or "hedged". */
   lastOutcome: string;
 }
 

@@ -281,7 +281,7 @@ describe("resolveSchedulers", () => {
     const stateDir = await tempStateDir();
     try {
       const pool = new ChannelPool();
-      const probe = (addr: string) => probeAddress(addr, { credentials: insecure, deadlineMs: timeouts.connectTimeoutMs, pool });
+      const probe = (addr: string) => probeAddress(addr, { credentials: insecure, timeoutMs: timeouts.connectTimeoutMs, pool });
       const resolved = await resolveSchedulers(config(stateDir, [manager.addr]), { clock, probe });
       pool.closeAll();
       assert.equal(resolved.source, "manager");

@@ -258,9 +258,9 @@ async function actAsChild(r: P2PRig, scheduler: FakeScheduler): Promise<{ late: 
   }
 
   const upload = new DfdaemonUploadClient(addr, grpc.credentials.createInsecure());
-  const sync = (interested: number[], deadlineMs: number): { got: SyncPiecesResponse[]; done: Promise<SyncPiecesResponse[]> } => {
+  const sync = (interested: number[], timeoutMs: number): { got: SyncPiecesResponse[]; done: Promise<SyncPiecesResponse[]> } => {
     const got: SyncPiecesResponse[] = [];
-    const call = upload.syncPieces({ hostId: "other", taskId: r.taskId, interestedPieceNumbers: interested }, { deadline: new Date(Date.now() + deadlineMs) });
+    const call = upload.syncPieces({ hostId: "other", taskId: r.taskId, interestedPieceNumbers: interested }, { deadline: new Date(Date.now() + timeoutMs) });
     const done = new Promise<SyncPiecesResponse[]>((resolve, reject) => {
       call.on("data", (m: SyncPiecesResponse) => got.push(m));
       call.on("end", () => resolve(got));

@@ -27,7 +27,7 @@ describe("probe", () => {
     const server = await startMiniGrpc();
     const pool = new ChannelPool();
     try {
-      const result = await probe(server.addr, { credentials: insecure, deadlineMs: 2000, pool });
+      const result = await probe(server.addr, { credentials: insecure, timeoutMs: 2000, pool });
       assert.equal(result.outcome, "ok");
       assert.equal(result.phase, "health");
       assert.equal(result.addr, server.addr);
@@ -48,7 +48,7 @@ describe("probe", () => {
     const pool = new ChannelPool();
     // The deadline is far beyond any scheduling delay, so "before the deadline" is an
     // outcome, not a timing: a refused connect must not be reported as a timeout.
-    const result = await probe(addr, { credentials: insecure, deadlineMs: 60_000, pool });
+    const result = await probe(addr, { credentials: insecure, timeoutMs: 60_000, pool });
     console.log(`# refused probe took ${result.ms} ms`);
     assert.equal(result.outcome, "refused");
     assert.equal(result.errno, "ECONNREFUSED");
@@ -56,7 +56,7 @@ describe("probe", () => {
     assert.ok(result.ms < 30_000, `refused took ${result.ms} ms`);
     assert.equal(pool.has(addr), false, "the failed probe's channel is closed");
     // A second probe (warm) costs about one loopback connect.
-    const again = await probe(addr, { credentials: insecure, deadlineMs: 5000 });
+    const again = await probe(addr, { credentials: insecure, timeoutMs: 5000 });
     console.log(`# second refused probe took ${again.ms} ms`);
     assert.equal(again.outcome, "refused");
   });
@@ -66,7 +66,7 @@ describe("probe", () => {
     try {
       // 2 s: long enough for a cold grpc-js on a loaded machine to have dialled (the
       // connection count below), so the timeout is the blackhole's, not the dial's.
-      const result = await probe(hole.addr, { credentials: insecure, deadlineMs: 2000 });
+      const result = await probe(hole.addr, { credentials: insecure, timeoutMs: 2000 });
       assert.equal(result.outcome, "timeout");
       assert.equal(result.phase, "connect");
       // Never before the deadline; the upper bound only catches a probe that hangs.
@@ -77,11 +77,11 @@ describe("probe", () => {
     }
   });
 
-  test("an earlier outer deadline wins over deadlineMs", async () => {
+  test("an earlier outer deadline wins over timeoutMs", async () => {
     const hole = await startBlackhole();
     try {
       // 150 ms against 60 s: whichever fired is clear under any load.
-      const result = await probe(hole.addr, { credentials: insecure, deadlineMs: 60_000, deadline: deadlineIn(150) });
+      const result = await probe(hole.addr, { credentials: insecure, timeoutMs: 60_000, deadline: deadlineIn(150) });
       assert.equal(result.outcome, "timeout");
       assert.ok(result.ms < 30_000, `timeout after ${result.ms} ms`);
     } finally {
@@ -93,7 +93,7 @@ describe("probe", () => {
     const server = await startMiniGrpc({ health: { "": ServingStatus.NOT_SERVING } });
     const pool = new ChannelPool();
     try {
-      const result = await probe(server.addr, { credentials: insecure, deadlineMs: 2000, pool });
+      const result = await probe(server.addr, { credentials: insecure, timeoutMs: 2000, pool });
       assert.equal(result.outcome, "not-serving");
       assert.equal(result.phase, "health");
       assert.equal(pool.has(server.addr), false);
@@ -106,7 +106,7 @@ describe("probe", () => {
   test("Check answering UNAVAILABLE → unavailable with the code", async () => {
     const server = await startMiniGrpc({ healthError: grpc.status.UNAVAILABLE });
     try {
-      const result = await probe(server.addr, { credentials: insecure, deadlineMs: 2000 });
+      const result = await probe(server.addr, { credentials: insecure, timeoutMs: 2000 });
       assert.equal(result.outcome, "unavailable");
       assert.equal(result.grpcCode, grpc.status.UNAVAILABLE);
       assert.equal(result.phase, "health");
@@ -118,7 +118,7 @@ describe("probe", () => {
   test("unknown service name (NOT_FOUND, as grpc-go) → not-serving", async () => {
     const server = await startMiniGrpc();
     try {
-      const result = await probe(server.addr, { credentials: insecure, deadlineMs: 2000, service: "scheduler.v2.Scheduler" });
+      const result = await probe(server.addr, { credentials: insecure, timeoutMs: 2000, service: "scheduler.v2.Scheduler" });
       assert.equal(result.outcome, "not-serving");
       assert.equal(result.grpcCode, grpc.status.NOT_FOUND);
       assert.deepEqual(server.healthChecks, ["scheduler.v2.Scheduler"]);
@@ -130,14 +130,14 @@ describe("probe", () => {
   test("SERVICE_UNKNOWN status → not-serving", async () => {
     const server = await startMiniGrpc({ health: { "": ServingStatus.SERVICE_UNKNOWN } });
     try {
-      assert.equal((await probe(server.addr, { credentials: insecure, deadlineMs: 2000 })).outcome, "not-serving");
+      assert.equal((await probe(server.addr, { credentials: insecure, timeoutMs: 2000 })).outcome, "not-serving");
     } finally {
       await server.close();
     }
   });
 
   test("not a host:port → unavailable without dialling", async () => {
-    const result = await probe("no-port-here", { credentials: insecure, deadlineMs: 2000 });
+    const result = await probe("no-port-here", { credentials: insecure, timeoutMs: 2000 });
     assert.equal(result.outcome, "unavailable");
     assert.equal(result.phase, "connect");
   });
@@ -154,9 +154,9 @@ describe("TLS", { skip: hasOpenssl() ? false : "openssl binary not available" },
     const server = await startMiniGrpc({ credentials: mtlsServerCredentials(tls) });
     try {
       const mtls = createChannelCredentials({ caCert: tls.caCert, cert: tls.clientCert, key: tls.clientKey });
-      assert.equal((await probe(server.addr, { credentials: mtls, deadlineMs: 3000 })).outcome, "ok");
+      assert.equal((await probe(server.addr, { credentials: mtls, timeoutMs: 3000 })).outcome, "ok");
       const caOnly = createChannelCredentials({ caCert: tls.caCert });
-      const rejected = await probe(server.addr, { credentials: caOnly, deadlineMs: 3000 });
+      const rejected = await probe(server.addr, { credentials: caOnly, timeoutMs: 3000 });
       assert.equal(rejected.outcome, "unavailable");
       assert.equal(rejected.phase, "connect");
       assert.equal(rejected.errno, undefined, "TCP itself connected");
