@@ -121,11 +121,9 @@ async function downloadAll(
   started: number,
   running: Set<{ removeTempSync(): void }>,
 ): Promise<number> {
-  const [{ DownloadRun }, { buildSummary, emptyResult }, { originFor, processPartsFor, runPartsFor }] = await Promise.all([
-    import("../engine/run.js"),
-    import("./summary.js"),
-    import("./compose.js"),
-  ]);
+  const modules = await loadRunModules();
+  const { buildSummary, emptyResult } = modules.summary;
+  const { originFor, processPartsFor } = modules.compose;
   const progress = new BatchProgress({ progress: config.progress, color: config.color, quiet: config.quiet, stream: process.stderr, env: process.env, files: entries.length });
   const shared = processPartsFor(config, version);
   const report = (entry: BatchEntry, outcome: FileOutcome, summary: unknown): void => {
@@ -145,32 +143,7 @@ async function downloadAll(
         report(entry, outcome, buildSummary(emptyResult(entry.url, entry.output, "none"), { code: outcome.code, error: failure, durationMs: 0 }));
         return outcome;
       },
-      run: async (entry, runSignal) => {
-        const cfg = fileConfig(config, entry);
-        let result;
-        try {
-          await mkdir(dirname(entry.output), { recursive: true }).catch((err: unknown) => {
-            throw new WriteError(`cannot create ${dirname(entry.output)}: ${messageOf(err)}`, { cause: err });
-          });
-          const own = isS3Url(cfg.url) ? undefined : originFor(cfg, version);
-          const parts = runPartsFor(cfg, version, shared, own ?? (s3 ??= originFor(cfg, version)));
-          const run = new DownloadRun(parts);
-          progress.follow(entry, run);
-          running.add(run);
-          try {
-            result = await run.run(runSignal);
-          } finally {
-            running.delete(run);
-            await own?.close();
-          }
-        } catch (err) {
-          result = { ...emptyResult(entry.url, entry.output, "none"), error: err };
-        }
-        const failure = result.error === undefined ? undefined : runSignal.aborted ? runSignal.reason : result.error;
-        const outcome: FileOutcome = { code: failure === undefined ? ExitCode.ok : exitCodeOf(failure), bytesWritten: result.bytesWritten, error: failure };
-        report(entry, outcome, buildSummary(result, { code: outcome.code, error: failure, durationMs: result.timings.durationMs }));
-        return outcome;
-      },
+      run: (entry, runSignal) => runOneFile(entry, runSignal, { config, version, shared, running, progress, report, modules, s3: (cfg) => (s3 ??= originFor(cfg, version)) }),
     });
     progress.stop();
     if (config.json) writeLine(batchSummary(outcome, Date.now() - started));
@@ -181,6 +154,56 @@ async function downloadAll(
     await shared.close();
     await s3?.close().catch(() => undefined);
   }
+}
+
+async function loadRunModules() {
+  const [engine, summary, compose] = await Promise.all([import("../engine/run.js"), import("./summary.js"), import("./compose.js")]);
+  return { engine, summary, compose };
+}
+
+type RunModules = Awaited<ReturnType<typeof loadRunModules>>;
+
+interface FileRunContext {
+  config: RunConfig;
+  version: string;
+  shared: ReturnType<RunModules["compose"]["processPartsFor"]>;
+  running: Set<{ removeTempSync(): void }>;
+  progress: BatchProgress;
+  report: (entry: BatchEntry, outcome: FileOutcome, summary: unknown) => void;
+  modules: RunModules;
+  /** The one S3 client of the batch, made on first use. */
+  s3: (cfg: RunConfig) => ReturnType<RunModules["compose"]["originFor"]>;
+}
+
+/** One file of the batch as one DownloadRun on the batch's shared parts; never rejects. */
+async function runOneFile(entry: BatchEntry, runSignal: AbortSignal, ctx: FileRunContext): Promise<FileOutcome> {
+  const { DownloadRun } = ctx.modules.engine;
+  const { buildSummary, emptyResult } = ctx.modules.summary;
+  const { originFor, runPartsFor } = ctx.modules.compose;
+  const cfg = fileConfig(ctx.config, entry);
+  let result;
+  try {
+    await mkdir(dirname(entry.output), { recursive: true }).catch((err: unknown) => {
+      throw new WriteError(`cannot create ${dirname(entry.output)}: ${messageOf(err)}`, { cause: err });
+    });
+    const own = isS3Url(cfg.url) ? undefined : originFor(cfg, ctx.version);
+    const parts = runPartsFor(cfg, ctx.version, ctx.shared, own ?? ctx.s3(cfg));
+    const run = new DownloadRun(parts);
+    ctx.progress.follow(entry, run);
+    ctx.running.add(run);
+    try {
+      result = await run.run(runSignal);
+    } finally {
+      ctx.running.delete(run);
+      await own?.close();
+    }
+  } catch (err) {
+    result = { ...emptyResult(entry.url, entry.output, "none"), error: err };
+  }
+  const failure = result.error === undefined ? undefined : runSignal.aborted ? runSignal.reason : result.error;
+  const outcome: FileOutcome = { code: failure === undefined ? ExitCode.ok : exitCodeOf(failure), bytesWritten: result.bytesWritten, error: failure };
+  ctx.report(entry, outcome, buildSummary(result, { code: outcome.code, error: failure, durationMs: result.timings.durationMs }));
+  return outcome;
 }
 
 function writeLine(value: unknown): void {
