@@ -222,6 +222,27 @@ function resolveHedgeDelay(layers: Layers, file: ConfigValues, configFile: strin
   return hedge;
 }
 
+function resolveScheduler(layers: Layers, file: ConfigValues, configFile: string | undefined, addrs: string[], connectTimeoutMs: number): RunConfig["scheduler"] {
+  return {
+    addrs,
+    cooldownIntervalMs: layers.value("cooldown", "DFGET_COOLDOWN", durationWithin(0)) ?? file["scheduler.cooldownInterval"] ?? DEFAULTS.scheduler.cooldownIntervalMs,
+    maxAttempts: file["scheduler.maxAttempts"] ?? DEFAULTS.scheduler.maxAttempts,
+    connectTimeoutMs,
+    scheduleTimeoutMs: file["scheduler.scheduleTimeout"] ?? DEFAULTS.scheduler.scheduleTimeoutMs,
+    hedgeDelayMs: resolveHedgeDelay(layers, file, configFile, connectTimeoutMs),
+    tls: tlsFrom(file, "scheduler"),
+  };
+}
+
+function resolveDownload(layers: Layers, file: ConfigValues): RunConfig["download"] {
+  return {
+    concurrentPieceCount: file["download.concurrentPieceCount"] ?? DEFAULTS.download.concurrentPieceCount,
+    pieceTimeoutMs: file["download.pieceTimeout"] ?? DEFAULTS.download.pieceTimeoutMs,
+    retries: layers.value("retry", "DFGET_RETRY", parseRetries) ?? file["download.retries"] ?? DEFAULTS.download.retries,
+    lowSpeedLimit: file["download.lowSpeedLimit"] ?? DEFAULTS.download.lowSpeedLimit,
+  };
+}
+
 function resolveRunConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, cwd: string, file: ConfigValues, configFile: string | undefined): RunConfig {
   const flags = new FlagReader(raw);
   const layers = new Layers(flags, env);
@@ -260,21 +281,8 @@ function resolveRunConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, 
     resume: flags.bool("resume") ?? DEFAULTS.resume,
     storage: resolveStorage(layers),
     manager: { addrs: cluster.managers, tls: tlsFrom(file, "manager") },
-    scheduler: {
-      addrs: cluster.schedulers,
-      cooldownIntervalMs: layers.value("cooldown", "DFGET_COOLDOWN", durationWithin(0)) ?? file["scheduler.cooldownInterval"] ?? DEFAULTS.scheduler.cooldownIntervalMs,
-      maxAttempts: file["scheduler.maxAttempts"] ?? DEFAULTS.scheduler.maxAttempts,
-      connectTimeoutMs,
-      scheduleTimeoutMs: file["scheduler.scheduleTimeout"] ?? DEFAULTS.scheduler.scheduleTimeoutMs,
-      hedgeDelayMs: resolveHedgeDelay(layers, file, configFile, connectTimeoutMs),
-      tls: tlsFrom(file, "scheduler"),
-    },
-    download: {
-      concurrentPieceCount: file["download.concurrentPieceCount"] ?? DEFAULTS.download.concurrentPieceCount,
-      pieceTimeoutMs: file["download.pieceTimeout"] ?? DEFAULTS.download.pieceTimeoutMs,
-      retries: layers.value("retry", "DFGET_RETRY", parseRetries) ?? file["download.retries"] ?? DEFAULTS.download.retries,
-      lowSpeedLimit: file["download.lowSpeedLimit"] ?? DEFAULTS.download.lowSpeedLimit,
-    },
+    scheduler: resolveScheduler(layers, file, configFile, cluster.schedulers, connectTimeoutMs),
+    download: resolveDownload(layers, file),
     host: {
       ip: file["host.ip"] ?? DEFAULTS.host.ip,
       hostname: file["host.hostname"] ?? DEFAULTS.host.hostname,
