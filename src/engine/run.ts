@@ -172,7 +172,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     if (reusable.size > 0) this.emit("notice", `resuming: ${reusable.size} of ${plan.length} pieces already here from an earlier run`);
     // With --digest, stdout gets the bytes only once the whole file is verified; without,
     // they flow in order as pieces land.
-    if (cfg.output === "-" && !cfg.digest) this.pump = new StdoutPump(ledger, process.stdout, partial.file.tempPath);
+    if (cfg.output === "-" && !cfg.digest) this.pump = new StdoutPump(ledger, process.stdout, partial.file.tempPath, () => this.emitProgress(false));
     if (ledger.complete) {
       // An empty object: its HEAD was the whole transfer, from the origin.
       if (plan.length === 0) this.facts.backToSource = !cfg.disableBackToSource;
@@ -281,7 +281,8 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
 
   private emitProgress(final: boolean): void {
     const now = this.parts.clock.now();
-    const bytes = this.ledger?.bytesWritten ?? this.facts.bytesWritten;
+    // With -O -, progress is what the reader has taken, not what reached the temp file.
+    const bytes = this.pump?.delivered ?? this.ledger?.bytesWritten ?? this.facts.bytesWritten;
     if (!final && now - this.lastProgressAt < PROGRESS_INTERVAL_MS && bytes !== this.facts.contentLength) return;
     this.lastProgressAt = now;
     const total = this.facts.contentLength ?? undefined;

@@ -18,11 +18,15 @@ export class StdoutPump {
   private fh: Promise<FileHandle> | undefined;
   private readonly tempPath: string;
   private readonly onFinished = (): void => this.kick();
+  private readonly onDelivered: () => void;
+  /** Bytes the reader has taken (what progress shows with `-O -`). */
+  delivered = 0;
 
-  constructor(state: PieceLedger, out: Writable, tempPath: string) {
+  constructor(state: PieceLedger, out: Writable, tempPath: string, onDelivered: () => void = () => undefined) {
     this.state = state;
     this.out = out;
     this.tempPath = tempPath;
+    this.onDelivered = onDelivered;
     state.on("finished", this.onFinished);
   }
 
@@ -60,6 +64,8 @@ export class StdoutPump {
         if (bytesRead === 0) throw new Error(`temp file ended at ${piece.offset + done}`);
         await write(this.out, bytesRead === want ? buf : buf.subarray(0, bytesRead));
         done += bytesRead;
+        this.delivered += bytesRead;
+        this.onDelivered();
       }
       this.next++;
     }
