@@ -125,7 +125,7 @@ async function downloadAll(
   const { buildSummary, emptyResult } = modules.summary;
   const { originFor, processPartsFor } = modules.compose;
   const progress = new BatchProgress({ progress: config.progress, color: config.color, quiet: config.quiet, stream: process.stderr, env: process.env, files: entries.length });
-  const shared = processPartsFor(config, version);
+  const shared = await processPartsFor(config, version);
   const report = (entry: BatchEntry, outcome: FileOutcome, summary: unknown): void => {
     progress.finish(entry, outcome);
     if (config.json) writeLine(summary);

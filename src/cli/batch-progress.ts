@@ -1,7 +1,8 @@
 // What a batch shows on stderr: on a TTY a total bar (files and bytes) plus one bar per
 // file in flight; otherwise one plain line per finished file. Failures are printed in
 // every mode (also with -q), naming the entry, so a CI log says which file broke.
-import cliProgress from "cli-progress";
+import type * as cliProgress from "cli-progress";
+import { progressBars } from "./progress-bars.js";
 import { Chalk, type ChalkInstance } from "chalk";
 import { basename } from "node:path";
 import type { EventEmitter } from "node:events";
@@ -39,9 +40,9 @@ export class BatchProgress {
     const wanted = opts.quiet ? "none" : opts.progress;
     this.mode = wanted === "auto" ? (isTTY && opts.env.TERM !== "dumb" ? "bar" : "line") : wanted;
     if (this.mode === "bar") {
-      this.multi = new cliProgress.MultiBar(
+      this.multi = new (progressBars().MultiBar)(
         { stream: opts.stream, hideCursor: true, clearOnComplete: true, fps: 10, barsize: 30, format: "{name} {bar} {percentage}% {done}" },
-        cliProgress.Presets.shades_classic,
+        progressBars().Presets.shades_classic,
       );
       this.total = this.multi.create(opts.files, 0, { name: "total".padEnd(24), done: `0/${opts.files} files, 0 B` });
     }

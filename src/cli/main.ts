@@ -71,7 +71,7 @@ async function download(config: RunConfig, version: string, renderer: Renderer):
     import("./summary.js"),
     import("./compose.js"),
   ]);
-  const shared = processPartsFor(config, version);
+  const shared = await processPartsFor(config, version);
   let parts: ReturnType<typeof runPartsFor>;
   try {
     parts = runPartsFor(config, version, shared);

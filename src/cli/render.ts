@@ -3,7 +3,8 @@
 // on a TTY one closing "saved PATH (…)" line. It only subscribes to download events;
 // nothing below cli/ prints. The bar line itself is composed in progress-line.ts to fit
 // the terminal's width; line wrap stays on so notices print whole.
-import cliProgress from "cli-progress";
+import type * as cliProgress from "cli-progress";
+import { progressBars } from "./progress-bars.js";
 import { Chalk, type ChalkInstance } from "chalk";
 import type { EventEmitter } from "node:events";
 import type { ColorMode, ProgressMode } from "../config/types.js";
@@ -106,7 +107,7 @@ export class Renderer {
     this.rate.sample(p.transferred, this.now());
     if (this.mode === "bar") {
       if (!this.bar) {
-        this.bar = new cliProgress.SingleBar({
+        this.bar = new (progressBars().SingleBar)({
           stream: this.opts.stream,
           // Composed by us to fit the width; cli-progress keeps the redraw timing and cursor.
           format: () => this.barText(),

@@ -52,5 +52,8 @@ export interface RunParts {
   clients: SchedulerClients;
   parentClients: ParentClients;
   /** Our host: identity, upload servers, which schedulers know us. Process-wide. */
-  host: PeerHost;
+  host: RunHost;
 }
+
+/** What a run asks of our host: PeerHost, or a stand-in when no cluster is configured. */
+export type RunHost = Pick<PeerHost, "identity" | "uploads" | "announceTo" | "forget">;

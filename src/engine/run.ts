@@ -18,7 +18,7 @@ import { goesStraightToOrigin, pieceLengthFor, planPieces } from "../task/piece-
 import { taskIdOf } from "../task/task-id.js";
 import { makeProgress, type DownloadEvents } from "./events.js";
 import { fetchRestFromOrigin } from "./origin-pieces.js";
-import { runP2P } from "./p2p.js";
+import type { runP2P } from "./p2p.js";
 import type { RunParts } from "./parts.js";
 import { PieceLedger } from "./piece-ledger.js";
 import { emptyResult, type RunResult } from "./result.js";
@@ -228,6 +228,8 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     });
     this.selector = selector;
     try {
+      // Loaded here, not at the top: a download that never meets a scheduler never loads gRPC.
+      const { runP2P } = await import("./p2p.js");
       const outcome = await runP2P(parts, task, selector, signal, this);
       this.facts.peerId = outcome.peerId;
       this.facts.scheduler.used = outcome.used;

@@ -11,14 +11,13 @@ import type { SchedulerSelector } from "../switching/selector.js";
 import { newPeerId } from "../task/task-id.js";
 import { runAnnounceCall } from "./announce-call.js";
 import type { ConversationEnd } from "./conversation.js";
-import type { OriginTransport, ParentClients, SchedulerClients, VortexTransport } from "./parts.js";
-import type { PeerHost } from "./peer-host.js";
+import type { OriginTransport, ParentClients, RunHost, SchedulerClients, VortexTransport } from "./parts.js";
 import type { FinishedPiece, PieceLedger } from "./piece-ledger.js";
 
 export interface SessionOptions {
   selector: SchedulerSelector;
   clients: SchedulerClients;
-  host: PeerHost;
+  host: RunHost;
   vortex: VortexTransport;
   parentClients: ParentClients;
   clock: Clock;
