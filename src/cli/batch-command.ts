@@ -166,7 +166,7 @@ type RunModules = Awaited<ReturnType<typeof loadRunModules>>;
 interface FileRunContext {
   config: RunConfig;
   version: string;
-  shared: ReturnType<RunModules["compose"]["processPartsFor"]>;
+  shared: Awaited<ReturnType<RunModules["compose"]["processPartsFor"]>>;
   running: Set<{ removeTempSync(): void }>;
   progress: BatchProgress;
   report: (entry: BatchEntry, outcome: FileOutcome, summary: unknown) => void;
