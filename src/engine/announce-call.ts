@@ -7,6 +7,7 @@ import type { Timer } from "../clock.js";
 import { TrafficType, type Download, type Peer, type Piece } from "../gen/common/v2/common.js";
 import type { AnnouncePeerRequest, AnnouncePeerResponse, SchedulerClient } from "../gen/scheduler/v2/scheduler.js";
 import { AnnounceConversation, type Command, type ConversationEnd, type ConversationEvent } from "./conversation.js";
+import { DEFAULT_LOW_SPEED_LIMIT } from "../transport/origin.js";
 import { fetchRestFromOrigin } from "./origin-pieces.js";
 import { ParentFetcher } from "./parents.js";
 import type { OriginTransport, ParentClients, VortexTransport } from "./parts.js";
@@ -32,6 +33,8 @@ export interface AnnounceCallOptions {
   concurrency: number;
   pieceTimeoutMs: number;
   scheduleTimeoutMs: number;
+  /** download.lowSpeedLimit for parent transfers; default 1 KiB/s. */
+  lowSpeedLimit?: number;
   /** Pieces finished while no scheduler was listening; reported once one is. */
   backlog: FinishedPiece[];
   debug: (message: string) => void;
@@ -171,6 +174,7 @@ class AnnounceCall {
       concurrency: o.concurrency,
       pieceTimeoutMs: o.pieceTimeoutMs,
       stallTimeoutMs: o.pieceTimeoutMs,
+      lowSpeedLimit: o.lowSpeedLimit ?? DEFAULT_LOW_SPEED_LIMIT,
       vortex: o.vortex,
       clients: o.parentClients,
       timer: o.timer,

@@ -53,6 +53,7 @@ export async function runP2P(parts: RunParts, task: P2PTask, selector: Scheduler
     origin: parts.origin,
     concurrency: cfg.download.concurrentPieceCount,
     pieceTimeoutMs: cfg.download.pieceTimeoutMs,
+    lowSpeedLimit: cfg.download.lowSpeedLimit,
     scheduleTimeoutMs: cfg.scheduler.scheduleTimeoutMs,
     connectTimeoutMs: cfg.scheduler.connectTimeoutMs,
     signal,

@@ -5,6 +5,8 @@ import * as grpc from "@grpc/grpc-js";
 import type { DfdaemonUploadClient, SyncPiecesResponse } from "../gen/dfdaemon/v2/dfdaemon.js";
 import type { Peer } from "../gen/common/v2/common.js";
 import { formatHostPort } from "../net/address.js";
+import { DfgetError, ExitCode, TimeoutError } from "../errors.js";
+import { VORTEX_CONNECT_TIMEOUT_MS } from "../transport/vortex-client.js";
 import type { Timer } from "../clock.js";
 import type { ParentClients, VortexTransport } from "./parts.js";
 import type { FinishedPiece, PieceLedger } from "./piece-ledger.js";
@@ -28,11 +30,21 @@ export interface ParentFetcherOptions {
   hostId: string;
   concurrency: number;
   pieceTimeoutMs: number;
+  /** download.lowSpeedLimit (bytes/s) over a pieceTimeoutMs window, as on the origin path. */
+  lowSpeedLimit: number;
   /** No new piece reported by any parent and none finished for this long → give up on them. */
   stallTimeoutMs: number;
   report: ParentReport;
   /** The run's signal: aborts transfers in flight (stop() lets them finish). */
   signal?: AbortSignal;
+}
+
+/** A parent's piece arrived but is not the piece (length or crc32 differ): retryable elsewhere. */
+export class ParentPieceError extends DfgetError {
+  constructor(message: string) {
+    super(message, "ERR_PIECE_CORRUPT", ExitCode.partial);
+    this.name = "ParentPieceError";
+  }
 }
 
 /** complete: every piece is here; exhausted: these parents cannot give the rest; stopped: stop() was called. */
@@ -55,6 +67,8 @@ export class ParentFetcher {
   private readonly links: ParentLink[];
   /** piece number → parent ids that failed it (never asked again for that piece) */
   private readonly failedFor = new Map<number, Set<string>>();
+  /** Pieces whose retry budget (download.retries, shared with the origin loop) is spent: no parent gets them again. */
+  private readonly givenUp = new Set<number>();
   private active = 0;
   private stopped = false;
   private settle: ((r: ParentFetchResult) => void) | undefined;
@@ -151,16 +165,20 @@ export class ParentFetcher {
     for (const link of this.links) {
       if (link.dead) continue;
       if (!link.syncEnded) return true;
-      for (const p of missing) if (link.has.has(p.number) && !this.failedFor.get(p.number)?.has(link.id)) return true;
+      for (const p of missing) if (this.mayAsk(link, p.number)) return true;
     }
     return false;
+  }
+
+  private mayAsk(link: ParentLink, n: number): boolean {
+    return link.has.has(n) && !this.givenUp.has(n) && !this.failedFor.get(n)?.has(link.id);
   }
 
   private pickWork(): { piece: number; link: ParentLink } | undefined {
     for (const p of this.opts.ledger.missing()) {
       let best: ParentLink | undefined;
       for (const link of this.links) {
-        if (link.dead || !link.has.has(p.number) || this.failedFor.get(p.number)?.has(link.id)) continue;
+        if (link.dead || !this.mayAsk(link, p.number)) continue;
         if (!best || link.active < best.active) best = link;
       }
       if (best && this.opts.ledger.claim(p.number)) return { piece: p.number, link: best };
@@ -184,7 +202,11 @@ export class ParentFetcher {
       port: where.port,
       taskId: this.opts.taskId,
       pieceNumber: n,
-      timeoutMs: this.opts.pieceTimeoutMs,
+      // Every wait has a deadline: the run's; a silent or dripping parent is cut by the
+      // low-speed rule within one pieceTimeout window, a slow but moving one is not.
+      timeoutMs: Math.max(this.opts.pieceTimeoutMs, this.opts.deadline - Date.now()),
+      connectTimeoutMs: Math.min(this.opts.pieceTimeoutMs, VORTEX_CONNECT_TIMEOUT_MS),
+      lowSpeed: { limitBytesPerSecond: this.opts.lowSpeedLimit, windowMs: this.opts.pieceTimeoutMs },
       expectedLength: entry.length,
       maxLength: entry.length,
       signal: this.opts.signal,
@@ -194,26 +216,45 @@ export class ParentFetcher {
       fileOffset: entry.offset,
     })
       .then(({ metadata, digest }) => {
-        if (metadata.length !== entry.length) throw new Error(`piece ${n}: ${metadata.length} bytes, expected ${entry.length}`);
-        if (metadata.digest && metadata.digest !== digest) throw new Error(`piece ${n}: digest ${digest}, parent said ${metadata.digest}`);
+        if (metadata.length !== entry.length) throw new ParentPieceError(`piece ${n}: ${metadata.length} bytes, expected ${entry.length}`);
+        if (metadata.digest && metadata.digest !== digest) throw new ParentPieceError(`piece ${n}: digest ${digest}, parent said ${metadata.digest}`);
         const finished = this.opts.ledger.markFinished(
           { number: n, digest, source: "parent", parentId: link.id, costMs: Date.now() - started, createdAt: new Date(started) },
         );
         this.armStall();
         this.opts.report.finished(finished);
       })
-      .catch((err: unknown) => {
-        const reason = err instanceof Error ? err.message : String(err);
-        let set = this.failedFor.get(n);
-        if (!set) this.failedFor.set(n, (set = new Set()));
-        set.add(link.id);
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EHOSTUNREACH") link.dead = true;
-        // Only now: release() pumps at once, and must not hand the piece back to this parent.
-        this.opts.ledger.release(n);
-        this.opts.report.failed(n, link.id, reason);
-      })
+      .catch((err: unknown) => this.failed(n, link, err))
       .finally(done);
+  }
+
+  /**
+   * A parent failed piece n (reset, short, silent or slow, bad crc32): never this parent
+   * again for it, and one try less in the piece's budget (download.retries, shared with
+   * the origin loop). Budget spent: no parent gets it again, so it is left to the origin
+   * (or, with --disable-back-to-source, the run ends for want of parents).
+   */
+  private failed(n: number, link: ParentLink, err: unknown): void {
+    const reason = err instanceof Error ? err.message : String(err);
+    let set = this.failedFor.get(n);
+    if (!set) this.failedFor.set(n, (set = new Set()));
+    set.add(link.id);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EHOSTUNREACH") link.dead = true;
+    // A silent or dripping parent is dropped (curl's low-speed rule), not asked for more.
+    if (err instanceof TimeoutError && err.phase !== "run") link.dead = true;
+    // Our own abort or a local write error is not the parent's fault: no try is spent.
+    const parentsFault = !this.opts.signal?.aborted && code !== "ERR_WRITE";
+    if (parentsFault) {
+      const decision = this.opts.ledger.retry.onFailure(n, err, true);
+      if (!decision.retry) {
+        this.givenUp.add(n);
+        this.opts.report.debug(`piece ${n}: ${this.opts.ledger.retry.retries} retries spent, no parent gets it again`);
+      }
+    }
+    // Only now: release() pumps at once, and must not hand the piece back to this parent.
+    this.opts.ledger.release(n);
+    this.opts.report.failed(n, link.id, reason);
   }
 
   /** Parents that are still downloading report pieces late; give up only after a quiet spell. */

@@ -33,6 +33,8 @@ export interface SessionOptions {
   origin: OriginTransport;
   concurrency: number;
   pieceTimeoutMs: number;
+  /** download.lowSpeedLimit for parent transfers; default 1 KiB/s. */
+  lowSpeedLimit?: number;
   scheduleTimeoutMs: number;
   connectTimeoutMs: number;
   signal: AbortSignal;
@@ -157,6 +159,7 @@ export class P2PSession {
       disableBackToSource: o.disableBackToSource,
       concurrency: o.concurrency,
       pieceTimeoutMs: o.pieceTimeoutMs,
+      lowSpeedLimit: o.lowSpeedLimit,
       scheduleTimeoutMs: o.scheduleTimeoutMs,
       backlog: this.backlog,
       debug: o.debug,

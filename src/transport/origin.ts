@@ -97,7 +97,7 @@ export class OriginRedirectError extends DfgetError {
 
 const DEFAULT_MAX_REDIRECTS = 10;
 const DEFAULT_CONNECTIONS = 8;
-const DEFAULT_LOW_SPEED_LIMIT = 1024;
+export const DEFAULT_LOW_SPEED_LIMIT = 1024;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** HEAD refusals that say nothing about GET. 403: S3/GCS presigned URLs are signed for GET only. */
 const HEAD_REFUSED_STATUSES = new Set([403, 405, 501]);

@@ -67,9 +67,13 @@ export class RetryPolicy {
     return this.failures.get(key) ?? 0;
   }
 
-  /** Record a failed try of `key` and say whether (and when) to try again. */
-  onFailure(key: string | number, err: unknown): RetryDecision {
-    if (!isRetryable(err)) return { retry: false, reason: "fatal" };
+  /**
+   * Record a failed try of `key` and say whether (and when) to try again. `retryable`
+   * overrides the classification when the caller knows better (any fault of a parent is
+   * worth another source).
+   */
+  onFailure(key: string | number, err: unknown, retryable = isRetryable(err)): RetryDecision {
+    if (!retryable) return { retry: false, reason: "fatal" };
     const failed = this.failuresOf(key) + 1;
     this.failures.set(key, failed);
     if (failed > this.retries) return { retry: false, reason: "exhausted" };

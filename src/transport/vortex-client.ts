@@ -4,6 +4,7 @@ import { connect, type Socket } from "node:net";
 import { crc32 } from "@node-rs/crc32";
 import { DfgetError, TimeoutError } from "../errors.js";
 import { formatHostPort } from "../net/address.js";
+import { LowSpeedWatchdog, type WatchdogTimers } from "./low-speed.js";
 import {
   PIECE_RESPONSE_LIMITS,
   VortexProtocolError,
@@ -49,6 +50,12 @@ export interface FetchPieceOptions {
   sink?: (chunk: Buffer, position: number) => Promise<void> | void;
   /** Where the piece starts in the file (for the sink's positions); default the parent's metadata offset. */
   fileOffset?: number;
+  /**
+   * curl's low-speed rule, as on the origin path: fewer than `limitBytesPerSecond` over
+   * `windowMs` from the connect on — or silence for the window — ends the transfer with a
+   * TimeoutError (phase "low-speed"). A slow but moving parent is never cut by it.
+   */
+  lowSpeed?: { limitBytesPerSecond: number; windowMs: number; timers?: WatchdogTimers };
 }
 
 export interface FetchedPiece {
@@ -87,6 +94,8 @@ export async function fetchPiece(opts: FetchPieceOptions): Promise<FetchedPiece>
   // keeps an error that arrives between reads from becoming an uncaught 'error' event.
   socket.on("error", () => {});
   const timers = armDeadlines(socket, opts, where);
+  const watchdog = opts.lowSpeed && new LowSpeedWatchdog({ ...opts.lowSpeed, what: where });
+  watchdog?.signal.addEventListener("abort", () => socket.destroy(watchdog.signal.reason), { once: true });
   const onAbort = (): void => {
     socket.destroy(new DfgetError(`${where}: aborted`, "ERR_ABORTED"));
   };
@@ -106,7 +115,7 @@ export async function fetchPiece(opts: FetchPieceOptions): Promise<FetchedPiece>
     await connected(socket);
     clearTimeout(timers.connect);
     socket.write(request);
-    return await readPiece(new VortexReader(socket), { ...opts, sink: guarded }, where);
+    return await readPiece(new VortexReader(socket), { ...opts, sink: guarded }, where, watchdog);
   } catch (err) {
     // Whatever the socket reported after an abort, the caller asked for the abort.
     if (opts.signal?.aborted) throw opts.signal.reason;
@@ -115,12 +124,13 @@ export async function fetchPiece(opts: FetchPieceOptions): Promise<FetchedPiece>
   } finally {
     clearTimeout(timers.connect);
     clearTimeout(timers.total);
+    watchdog?.stop();
     opts.signal?.removeEventListener("abort", onAbort);
     socket.destroy();
   }
 }
 
-async function readPiece(reader: VortexReader, opts: FetchPieceOptions, where: string): Promise<FetchedPiece> {
+async function readPiece(reader: VortexReader, opts: FetchPieceOptions, where: string, watchdog?: LowSpeedWatchdog): Promise<FetchedPiece> {
   const frame = await reader.readFrame(PIECE_RESPONSE_LIMITS);
   if (frame.tag === VortexTag.Error) {
     const { code, message } = decodeError(frame.value);
@@ -142,6 +152,7 @@ async function readPiece(reader: VortexReader, opts: FetchPieceOptions, where: s
     let position = opts.fileOffset ?? metadata.offset;
     let crc = 0;
     await reader.readChunks(metadata.length, "piece content", (chunk) => {
+      watchdog?.bytes(chunk.length);
       crc = crc32(chunk, crc);
       const at = position;
       position += chunk.length;
@@ -150,7 +161,16 @@ async function readPiece(reader: VortexReader, opts: FetchPieceOptions, where: s
     return { metadata, data: Buffer.alloc(0), digest: `crc32:${crc >>> 0}` };
   }
   const data = opts.into && opts.into.length >= metadata.length ? opts.into.subarray(0, metadata.length) : Buffer.allocUnsafe(metadata.length);
-  await reader.readInto(data, "piece content");
+  if (watchdog) {
+    // Chunk by chunk, so that the watchdog sees a slow but moving parent move.
+    let filled = 0;
+    await reader.readChunks(data.length, "piece content", (chunk) => {
+      watchdog.bytes(chunk.length);
+      filled += chunk.copy(data, filled);
+    });
+  } else {
+    await reader.readInto(data, "piece content");
+  }
   return { metadata, data, digest: `crc32:${crc32(data) >>> 0}` };
 }
 

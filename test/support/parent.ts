@@ -41,6 +41,13 @@ export interface FakeParent {
   corruptPiece(n: number): void;
   /** For piece n: send header, metadata and half the bytes, then destroy the socket. */
   dieMidPiece(n: number): void;
+  /**
+   * From now on the vortex server accepts each request and never answers (SyncPieces
+   * still advertises every piece): a parent that went silent. `silentRequests()` counts them.
+   */
+  goSilent(): void;
+  /** Vortex requests held unanswered by goSilent(), in arrival order (piece numbers). */
+  silentRequests(): number[];
   /** Piece bytes actually sent over vortex, cut pieces included. */
   bytesServed(): number;
   /** Piece numbers sent whole over vortex, in order. */
@@ -73,6 +80,8 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
   const have = new Set<number>();
   const corrupt = new Set<number>();
   const dieMid = new Set<number>();
+  let silent = false;
+  const held: number[] = [];
   const listeners = new Set<() => void>();
   /** The pump of every SyncPieces stream that waits for pieces. */
   const openCalls = new Set<grpc.ServerWritableStream<unknown, unknown>>();
@@ -96,6 +105,11 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
     port: 0,
     lookup: async (taskId, n): Promise<PieceLookupResult | undefined> => {
       if (taskId !== opts.taskId || !have.has(n)) return undefined;
+      if (silent) {
+        held.push(n);
+        // Never settles; the server's close() destroys the socket, which ends the wait.
+        return new Promise<never>(() => {});
+      }
       const { offset, length } = span(n);
       const truth = opts.content.subarray(offset, offset + length);
       const metadata: PieceMetadata = {
@@ -257,6 +271,10 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
       checkPiece(n);
       dieMid.add(n);
     },
+    goSilent() {
+      silent = true;
+    },
+    silentRequests: () => [...held],
     bytesServed: () => bytesSent,
     piecesServed: () => [...served],
     syncRequests,
