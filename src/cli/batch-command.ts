@@ -18,9 +18,7 @@ import { listPrefix } from "./batch-recursive.js";
 import { batchSummary, runBatch, type FileOutcome } from "./batch.js";
 import { parseSourceUrl } from "./option-values.js";
 
-export function isBatchRun(config: Pick<RunConfig, "urls" | "inputFile" | "recursive">): boolean {
-  return config.urls.length > 1 || config.inputFile !== undefined || config.recursive;
-}
+export { isBatchRun } from "./batch-kind.js";
 
 /** The run's config for one entry of the batch. */
 export function fileConfig(config: RunConfig, entry: BatchEntry): RunConfig {

@@ -47,8 +47,8 @@ export async function main(argv: string[]): Promise<number> {
     stream: process.stderr,
     env: process.env,
   });
-  const { isBatchRun, runBatchCommand } = await import("./batch-command.js");
-  if (isBatchRun(config)) return runBatchCommand(config, version);
+  const { isBatchRun } = await import("./batch-kind.js");
+  if (isBatchRun(config)) return (await import("./batch-command.js")).runBatchCommand(config, version);
   if (config.dryRun) return dryRun(config, version, renderer);
   return download(config, version, renderer);
 }

@@ -7,7 +7,8 @@
 import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { dirname, join, resolve } from "node:path";
-import { parseDocument } from "yaml";
+import { createRequire } from "node:module";
+import type * as Yaml from "yaml";
 import { UsageError } from "../errors.js";
 import { canonicalHostPort } from "../net/address.js";
 import { configHomeOf, MAX_CONCURRENT_PIECES, MAX_DURATION_MS, MAX_RETRIES } from "./defaults.js";
@@ -150,6 +151,8 @@ function suggestionFor(key: string): string {
 /** Parses and checks the text of one config file; every error names the file and key. */
 export function parseConfigText(source: string, file: string): ConfigValues {
   const fail = (message: string): UsageError => new UsageError(`config ${file}: ${message}`);
+  // Loaded here: most runs have no config file, and yaml is ~70 modules to load.
+  const { parseDocument } = createRequire(import.meta.url)("yaml") as typeof Yaml;
   const doc = parseDocument(source);
   if (doc.errors.length > 0) throw fail(`invalid YAML: ${doc.errors[0].message.split("\n")[0]}`);
   const root: unknown = doc.toJS();
