@@ -5,9 +5,8 @@
 // --json: one summary per file as it finishes, then the batch's final object.
 import { mkdir, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { setMaxListeners } from "node:events";
 import type { RunConfig } from "../config/types.js";
-import { ExitCode, InterruptedError, TimeoutError, UsageError, WriteError, exitCodeOf, messageOf } from "../errors.js";
+import { ExitCode, UsageError, WriteError, exitCodeOf, messageOf } from "../errors.js";
 import { isS3Url, refuseUnsupportedObjectStorage } from "../transport/s3-location.js";
 import { s3ClientFor } from "../transport/s3-origin.js";
 import { includeFilter } from "./batch-glob.js";
@@ -17,6 +16,7 @@ import { BatchProgress } from "./batch-progress.js";
 import { listPrefix } from "./batch-recursive.js";
 import { batchSummary, runBatch, type FileOutcome } from "./batch.js";
 import { parseSourceUrl } from "./option-values.js";
+import { abortOnSignals } from "./signals.js";
 
 export { isBatchRun } from "./batch-kind.js";
 
@@ -28,7 +28,6 @@ export function fileConfig(config: RunConfig, entry: BatchEntry): RunConfig {
 export async function runBatchCommand(config: RunConfig, version: string): Promise<number> {
   const started = Date.now();
   const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
   const running = new Set<{ removeTempSync(): void }>();
   const disarm = abortOnSignals(controller, config.timeoutMs, running);
   const progressStream = process.stderr;
@@ -208,26 +207,3 @@ function writeLine(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
-/**
- * SIGINT/SIGTERM and --timeout (the whole batch's deadline) abort the batch's signal; a
- * second signal removes every running file's temp file and exits at once.
- */
-function abortOnSignals(controller: AbortController, timeoutMs: number, running: ReadonlySet<{ removeTempSync(): void }>): () => void {
-  const onSignal = (signal: "SIGINT" | "SIGTERM"): void => {
-    if (controller.signal.aborted) {
-      for (const run of running) run.removeTempSync();
-      process.exit(signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
-    }
-    controller.abort(new InterruptedError(signal));
-  };
-  const sigint = (): void => onSignal("SIGINT");
-  const sigterm = (): void => onSignal("SIGTERM");
-  process.on("SIGINT", sigint);
-  process.on("SIGTERM", sigterm);
-  const timer = setTimeout(() => controller.abort(new TimeoutError("run", `--timeout of ${timeoutMs} ms reached`)), Math.min(timeoutMs, 2 ** 31 - 1));
-  return () => {
-    clearTimeout(timer);
-    process.off("SIGINT", sigint);
-    process.off("SIGTERM", sigterm);
-  };
-}

@@ -2,12 +2,11 @@
 // map whatever happened to an exit code. The only module that decides exit codes.
 // Heavy modules (gRPC, undici, yargs) are imported only on the path that needs them:
 // `dfget --version` in a script loop should cost little more than starting node.
-import { setMaxListeners } from "node:events";
 import { createRequire } from "node:module";
-import { ExitCode, InterruptedError, TimeoutError, WriteError, UsageError, exitCodeOf } from "../errors.js";
+import { ExitCode, WriteError, UsageError, exitCodeOf } from "../errors.js";
 import type { RunConfig } from "../config/types.js";
-import { formatDuration } from "../config/duration.js";
 import { ERROR_PREFIX, userMessage } from "./error-text.js";
+import { abortOnSignals } from "./signals.js";
 import type { RunResult } from "../engine/result.js";
 import type { Renderer } from "./render.js";
 
@@ -90,7 +89,7 @@ async function download(config: RunConfig, version: string, renderer: Renderer):
       controller.abort(new WriteError(`cannot write to stdout: ${why}`, { cause: err }));
     });
   }
-  const stopSignals = abortOnSignals(controller, run, config.timeoutMs);
+  const stopSignals = abortOnSignals(controller, config.timeoutMs, [run]);
   let result: RunResult;
   try {
     result = await run.run(controller.signal);
@@ -110,35 +109,6 @@ async function download(config: RunConfig, version: string, renderer: Renderer):
     out.write(`${JSON.stringify(summary)}\n`);
   }
   return code;
-}
-
-/**
- * SIGINT/SIGTERM and --timeout abort the run's signal with a typed reason; a second
- * signal removes the temp file and exits at once. Returns the function that disarms them.
- */
-function abortOnSignals(controller: AbortController, run: { removeTempSync(): void }, timeoutMs: number): () => void {
-  // Every transfer in flight listens on the run's signal (concurrentPieceCount may be > 10).
-  setMaxListeners(0, controller.signal);
-  let signalled = 0;
-  const onSignal = (signal: "SIGINT" | "SIGTERM"): void => {
-    signalled++;
-    if (signalled > 1) {
-      // Second signal: the user insists. Leave nothing half-written and go.
-      run.removeTempSync();
-      process.exit(signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
-    }
-    controller.abort(new InterruptedError(signal));
-  };
-  const sigint = (): void => onSignal("SIGINT");
-  const sigterm = (): void => onSignal("SIGTERM");
-  process.on("SIGINT", sigint);
-  process.on("SIGTERM", sigterm);
-  const runTimer = setTimeout(() => controller.abort(new TimeoutError("run", `--timeout ${formatDuration(timeoutMs)} reached`)), Math.min(timeoutMs, 2 ** 31 - 1));
-  return () => {
-    clearTimeout(runTimer);
-    process.off("SIGINT", sigint);
-    process.off("SIGTERM", sigterm);
-  };
 }
 
 /** What we can say in the JSON summary when the command line itself was wrong. */
