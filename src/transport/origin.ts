@@ -9,6 +9,7 @@
 // Every GET body is watched by curl's low-speed rule (low-speed.ts). Error mapping:
 // origin-errors.ts.
 import { Agent } from "undici";
+import { rangeToBuffer } from "./range-buffer.js";
 import { redactUrl } from "../net/redact.js";
 export { redactUrl };
 import { describeStatus, translateOriginError, unexpectedStatus } from "./origin-errors.js";
@@ -173,9 +174,7 @@ export class OriginClient {
   /** Exactly `length` bytes from `offset`. A 200 (range ignored) or a different range →
    *  RangeNotSupportedError; fewer bytes → PartialTransferError; 416 → OriginHttpError. */
   async getRange(url: string, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
-    const piece = Buffer.allocUnsafe(length);
-    await this.getRangeInto(url, offset, length, (chunk, position) => void chunk.copy(piece, position - offset), signal);
-    return piece;
+    return rangeToBuffer(this, url, offset, length, signal);
   }
 
   /**

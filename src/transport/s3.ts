@@ -11,6 +11,7 @@
 //   Connect refused/DNS → 7; deadlines → 28; body cut short → 18.
 // Secrets: nothing here prints a header, and messages name only bucket, key and endpoint.
 import { Agent } from "undici";
+import { rangeToBuffer } from "./range-buffer.js";
 import type { Dispatcher } from "undici";
 import {
   DfgetError,
@@ -78,9 +79,7 @@ export class S3Client {
   }
 
   async getRange(url: string, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
-    const piece = Buffer.allocUnsafe(length);
-    await this.getRangeInto(url, offset, length, (chunk, position) => void chunk.copy(piece, position - offset), signal);
-    return piece;
+    return rangeToBuffer(this, url, offset, length, signal);
   }
 
   /** Exactly `length` bytes from `offset`, each chunk handed to `sink` at its file position. */
