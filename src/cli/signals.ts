@@ -1,6 +1,8 @@
 // SIGINT/SIGTERM and --timeout for a whole invocation (one file or a batch): the first
-// signal aborts the run's signal with a typed reason; a second one removes every running
-// file's temp file and exits at once — the user insists, and nothing is left half-written.
+// signal aborts the run's signal with a typed reason; a second one exits at once — the
+// user insists. Each running file's resumable partial stays with its record, which already
+// names every finished piece (it is written synchronously as each one finishes); a temp
+// file that cannot be resumed is removed, and the output locks are released.
 import { setMaxListeners } from "node:events";
 import { ExitCode, InterruptedError, TimeoutError } from "../errors.js";
 import { formatDuration } from "../config/duration.js";

@@ -5,7 +5,8 @@
 //   open()      before any network: lock (73 when busy), output checks (73 exists, 23)
 //   prepare()   after the HEAD: an earlier run's record that still matches → its pieces
 //               whose crc32 still holds are handed back as reusable; otherwise start over
-//   finished()  a piece is on disk: the record is rewritten (coalesced, no fsync)
+//   finished()  a piece is written: the record is rewritten at once (synchronously, see
+//               resume.ts), so whatever ends the process, every finished piece is in it
 //   commit()    success: the file moves into place, the record goes, the lock is released
 //   close(err)  failure: kept for the next run after transient faults, else removed
 //
@@ -44,8 +45,6 @@ export class ResumablePartial {
   private readonly opts: ResumableOptions;
   private identity: ResumeIdentity | undefined;
   private readonly pieces = new Map<number, string>();
-  private saving: Promise<void> | undefined;
-  private dirty = false;
   private closed = false;
 
   private constructor(file: PieceFile, paths: ResumePaths | undefined, lock: OutputLock | undefined, opts: ResumableOptions) {
@@ -99,22 +98,20 @@ export class ResumablePartial {
     await this.file.setSize(identity.contentLength, reusable.size === 0);
     this.identity = pinned ? identity : undefined;
     for (const [number, digest] of reusable) this.pieces.set(number, digest);
-    if (this.identity && paths) await this.save().catch(() => undefined);
+    this.save();
     return reusable;
   }
 
-  /** A piece is on disk and verified: note it in the record. */
+  /** A piece is verified and its last write(2) returned: note it in the record now. */
   finished(number: number, digest: string): void {
     if (!this.identity || !this.paths || this.closed) return;
     this.pieces.set(number, digest);
-    this.dirty = true;
-    this.saving ??= this.flush();
+    this.save();
   }
 
   /** Success: move the file into place, remove the record, unlock. */
   async commit(): Promise<void> {
     this.closed = true;
-    await this.saving;
     try {
       await this.file.commit();
     } finally {
@@ -127,12 +124,12 @@ export class ResumablePartial {
   async close(err: unknown): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.saving;
     const keep = this.identity !== undefined && this.paths !== undefined && keepAfter(err);
     if (keep) {
+      this.save(); // already current; once more in case a write of it failed
       await this.file.keep();
-      await this.save().catch(() => undefined);
     } else {
+      this.identity = undefined; // a second signal now must not leave the partial behind
       await this.file.abort();
       if (this.paths) await discardResume(this.paths);
     }
@@ -145,15 +142,8 @@ export class ResumablePartial {
     this.lock?.releaseSync();
   }
 
-  private async flush(): Promise<void> {
-    while (this.dirty) {
-      this.dirty = false;
-      await this.save().catch(() => undefined); // a record that cannot be written only costs resume
-    }
-    this.saving = undefined;
-  }
-
-  private async save(): Promise<void> {
+  /** A record that cannot be written only costs resume: never throws. */
+  private save(): void {
     if (!this.identity || !this.paths) return;
     const record: ResumeRecord = {
       version: RECORD_VERSION,
@@ -161,6 +151,10 @@ export class ResumablePartial {
       pieces: [...this.pieces.entries()].sort((a, b) => a[0] - b[0]),
       updatedAt: new Date().toISOString(),
     };
-    await writeRecord(this.paths.record, record);
+    try {
+      writeRecord(this.paths.record, record);
+    } catch {
+      // Read-only or full directory: the download goes on, only resume is lost.
+    }
   }
 }

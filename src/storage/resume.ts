@@ -6,11 +6,14 @@
 //   .NAME.dfget.json   which pieces are finished and their crc32, and what they belong to
 //   .NAME.dfget.lock   held while a run writes them: a second run to the same output → 73
 //
-// The record is rewritten (temp + rename) as pieces finish, without fsync: after a crash
-// it may name a piece whose bytes never reached the disk, so every piece it names is
-// re-read and its crc32 checked before it is believed.
+// The record is rewritten (temp + rename) as each piece finishes, only after the piece's
+// last write(2) returned: the bytes are then in the page cache, which outlives the process
+// (kill -9, a second Ctrl-C), so the record never names a piece a process death could lose.
+// No fsync: after a power loss it may name a piece whose bytes never reached the disk, so
+// every piece it names is re-read and its crc32 checked before it is believed.
 import { createHash } from "node:crypto";
-import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { renameSync, rmSync, writeFileSync } from "node:fs";
+import { open, readFile, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { crc32 } from "@node-rs/crc32";
 import { DfgetError, ExitCode } from "../errors.js";
@@ -99,14 +102,19 @@ export async function readRecord(path: string): Promise<ResumeRecord | "corrupt"
   }
 }
 
-/** Atomic replace (temp + rename), no fsync: the crc32 check on resume covers a crash. */
-export async function writeRecord(path: string, record: ResumeRecord): Promise<void> {
+/**
+ * Atomic replace (temp + rename), no fsync: the crc32 check on resume covers a power loss.
+ * Synchronous on purpose: a few kB, written once per finished piece. A signal handler that
+ * exits at once (second Ctrl-C) can then neither cut a write short nor race one still in
+ * the thread pool, and a record is always whole and never older than the last finished piece.
+ */
+export function writeRecord(path: string, record: ResumeRecord): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(record) + "\n", { mode: 0o600 });
+  writeFileSync(tmp, JSON.stringify(record) + "\n", { mode: 0o600 });
   try {
-    await rename(tmp, path);
+    renameSync(tmp, path);
   } catch (err) {
-    await rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw err;
   }
 }
