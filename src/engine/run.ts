@@ -12,7 +12,7 @@ import { ResumablePartial } from "../storage/resumable.js";
 import { urlFingerprint } from "../storage/resume.js";
 import { redactUrl } from "../net/redact.js";
 import { RangeNotSupportedError, type OriginInfo } from "../transport/origin.js";
-import { RetryPolicy, backoffSleep } from "../transport/retry-policy.js";
+import { RetryPolicy, backoffSleep, isRetryable } from "../transport/retry-policy.js";
 import type { SchedulerSelector } from "../switching/selector.js";
 import { goesStraightToOrigin, pieceLengthFor, planPieces } from "../task/piece-plan.js";
 import { taskIdOf } from "../task/task-id.js";
@@ -115,7 +115,14 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
 
   private async fetch(signal: AbortSignal): Promise<void> {
     const cfg = this.parts.config;
-    const info = await this.parts.origin.head(cfg.url, signal);
+    let info: OriginInfo;
+    try {
+      info = await this.parts.origin.head(cfg.url, signal);
+    } catch (err) {
+      // A transient HEAD failure need not end a run that has a cluster: parents may hold it all.
+      if (cfg.clusterSource === "none" || signal.aborted || !isRetryable(err)) throw err;
+      return await this.withoutHead(err, signal);
+    }
     if (info.contentLength !== undefined && info.acceptsRanges) {
       try {
         return await this.byPieces(info, info.contentLength, signal);
@@ -136,6 +143,24 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     await this.streamWhole(info.url, info.contentLength, signal);
   }
 
+  /**
+   * The origin's HEAD failed transiently: the task's size comes from the cluster (StatTask),
+   * nothing is pinned (so nothing is resumable), and the pieces go through the cluster even
+   * when small. No size the cluster can vouch for → the HEAD's own failure (22, 7, 28…).
+   */
+  private async withoutHead(headError: unknown, signal: AbortSignal): Promise<void> {
+    const cfg = this.parts.config;
+    const { taskSizeFromCluster } = await import("./cluster-task-size.js");
+    const found = await taskSizeFromCluster(this.parts, this.facts.taskId!, (size) => cfg.pieceLength ?? pieceLengthFor(size), signal);
+    if ("why" in found) {
+      this.emit("notice", `the origin's HEAD failed and the cluster cannot stand in: ${found.why}`);
+      throw headError;
+    }
+    const why = `the origin's HEAD failed (${messageOf(headError)}): the size (${found.size} bytes) comes from scheduler ${found.addr}, and this download cannot be resumed if it is cut short`;
+    const info: OriginInfo = { url: cfg.url, contentLength: found.size, acceptsRanges: true, status: 0, headers: {}, pin: {} };
+    return this.byPieces(info, found.size, signal, why);
+  }
+
   /** The commit gate: every planned piece verified, and exactly the content length of bytes. */
   private assertWhole(): void {
     const ledger = this.ledger;
@@ -154,14 +179,15 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     }
   }
 
-  private async byPieces(info: OriginInfo, contentLength: number, signal: AbortSignal): Promise<void> {
+  /** `headFailed`: why there is no HEAD (withoutHead); the one notice about resume. */
+  private async byPieces(info: OriginInfo, contentLength: number, signal: AbortSignal, headFailed?: string): Promise<void> {
     const cfg = this.parts.config;
     const url = info.url;
     const pieceLength = cfg.pieceLength ?? pieceLengthFor(contentLength);
     const plan = planPieces(contentLength, pieceLength);
     const partial = this.partial!;
     const identity = { url: redactUrl(cfg.url), urlSha256: urlFingerprint(cfg.url), taskId: this.facts.taskId!, pieceLength, contentLength, validator: info.pin };
-    const reusable = await partial.prepare(identity, plan);
+    const reusable = await partial.prepare(identity, plan, headFailed);
     const ledger = new PieceLedger(plan, partial.file, this.retry);
     for (const [number, digest] of reusable) {
       ledger.markFinished({ number, digest, source: "origin", reused: true, costMs: 0, createdAt: new Date(this.parts.clock.now()) });
@@ -182,7 +208,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     this.emitProgress(false);
 
     let reason = "small file (≤ 4 MiB): downloading directly from the origin";
-    if (goesStraightToOrigin(contentLength, cfg.disableBackToSource)) {
+    if (goesStraightToOrigin(contentLength, cfg.disableBackToSource) && headFailed === undefined) {
       this.facts.cluster.source = "skipped";
     } else {
       const outcome = await this.p2p({ taskId: this.facts.taskId!, url, contentLength, pieceLength, ledger }, signal);

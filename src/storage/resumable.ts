@@ -82,9 +82,10 @@ export class ResumablePartial {
 
   /**
    * Size the partial for `identity` and say which planned pieces an earlier run already
-   * finished (number → crc32 digest). Without a validator nothing is resumed or kept.
+   * finished (number → crc32 digest). Without a validator nothing is resumed or kept;
+   * `unpinnedWhy` replaces the one notice that says so.
    */
-  async prepare(identity: ResumeIdentity, plan: readonly PieceSpan[]): Promise<Map<number, string>> {
+  async prepare(identity: ResumeIdentity, plan: readonly PieceSpan[], unpinnedWhy?: string): Promise<Map<number, string>> {
     const paths = this.paths;
     const pinned = identity.validator.etag !== undefined || identity.validator.lastModified !== undefined;
     let reusable = new Map<number, string>();
@@ -94,7 +95,7 @@ export class ResumablePartial {
       if (record !== undefined && why !== undefined) this.opts.notice(`not resuming the earlier partial download: ${why}; starting over`);
       else if (record && record !== "corrupt") reusable = await verifiedPieces(paths.part, plan, record.pieces);
     }
-    if (paths && !pinned) this.opts.notice("the origin sends no strong ETag or Last-Modified: this download cannot be resumed if it is cut short");
+    if (paths && !pinned) this.opts.notice(unpinnedWhy ?? "the origin sends no strong ETag or Last-Modified: this download cannot be resumed if it is cut short");
     await this.file.setSize(identity.contentLength, reusable.size === 0);
     this.identity = pinned ? identity : undefined;
     for (const [number, digest] of reusable) this.pieces.set(number, digest);

@@ -29,6 +29,8 @@ export type OriginFault =
   | { kind: "no-length" }
   /** HEAD → 405 (Allow: GET); GET behaves normally. */
   | { kind: "head-405" }
+  /** HEAD → this status (503, 404…); GET behaves normally. An origin whose HEAD is broken. */
+  | { kind: "head-status"; status: number }
   /** 302 to `to` (a path or an absolute URL) for every method. */
   | { kind: "redirect"; to: string }
   /** GET body trickles out at about this rate (in 50 ms ticks, or one byte a tick below 20 B/s). */
@@ -210,6 +212,7 @@ export async function startOrigin(opts: { files?: Record<string, Buffer> } = {})
     const configured = faults.get(pathname);
     const fault = faultFor(configured, method, getsSoFar, range);
     if (fault?.kind === "status") return answer(fault.status, { "content-type": "text/plain" }, `${http.STATUS_CODES[fault.status] ?? "status"}\n`);
+    if (fault?.kind === "head-status" && method === "HEAD") return answer(fault.status, { "content-type": "text/plain" });
     if (fault?.kind === "redirect") return answer(302, { location: fault.to });
     if (fault?.kind === "stall" && fault.afterBytes === undefined) return; // never answer
     const file = currentFile(pathname, fault, getsSoFar);

@@ -133,6 +133,26 @@ export class FakeScheduler {
     return this.events.filter((event) => event.rpc === rpc).map((event) => event.message);
   }
 
+  /**
+   * The task as an earlier peer's download left it: its size known from that peer's
+   * register (actual_content_length), Succeeded. StatTask then answers it, and a register
+   * for it keeps this size whatever the new peer sends.
+   */
+  knowTask(task: { id: string; url: string; contentLength: number; pieceLength: number }): void {
+    const now = new Date();
+    this.tasks.set(task.id, {
+      id: task.id,
+      type: 0, // STANDARD
+      url: task.url,
+      contentLength: BigInt(task.contentLength),
+      pieceLength: BigInt(task.pieceLength),
+      pieceCount: Math.ceil(task.contentLength / task.pieceLength),
+      state: "Succeeded",
+      createdAt: now,
+      updatedAt: now,
+    });
+  }
+
   /** DownloadPieceFinished + DownloadPieceBackToSourceFinished handled so far. */
   piecesFinished(): number {
     return this.finishedPieces;
