@@ -73,7 +73,7 @@ export class Exchange {
     this.o = opts;
     // The socket reads into the view it was last given; start from there.
     const next = opts.conn.nextBuffer;
-    this.base = opts.conn.buffers.find((b) => b.buffer === next.buffer) ?? next;
+    this.base = opts.conn.bufferOf(next) ?? next;
     this.filled = next.byteOffset - this.base.byteOffset;
   }
 
@@ -225,23 +225,29 @@ export class Exchange {
     this.maybeDone();
   }
 
-  /** Where the next read goes: on in this buffer, or a free one, or pause until the oldest held one is back. */
+  /**
+   * Where the next read goes and whether to read on. When every receive buffer is still
+   * owned by the sink the socket pauses until the oldest comes back, and the next read goes
+   * into a spare, never into a held buffer: Node's TLS socket goes on handing over records
+   * it had already decrypted after onread said stop (seen on Node 20.20), and those bytes
+   * must not land under a write in flight. Bytes that arrive while paused are taken as any
+   * others; a plain TCP socket stops at once and simply resumes into the spare.
+   */
   private nextRead(): { buffer: Buffer; keepReading: boolean } {
-    if (this.stage === "over") return { buffer: this.base, keepReading: false };
-    if (!this.rotate) return { buffer: this.base.subarray(this.filled), keepReading: true };
-    this.rotate = false;
-    this.filled = this.pendingFrom = this.pendingEnd = 0;
-    const free = this.o.conn.buffers.find((b) => !this.busy.has(b));
-    if (free) {
-      this.base = free;
-      return { buffer: free, keepReading: true };
+    if (this.rotate) {
+      this.rotate = false;
+      this.filled = this.pendingFrom = this.pendingEnd = 0;
+      const free = this.o.conn.buffers.find((b) => !this.busy.has(b));
+      if (free) this.base = free;
+      else {
+        this.waitingFor ??= this.busy.keys().next().value as Buffer;
+        this.base = this.o.conn.spare(this.busy);
+        // Waiting on the disk, not the network: no read deadline meanwhile.
+        clearTimeout(this.timer);
+      }
     }
-    const oldest = this.busy.keys().next().value as Buffer;
-    this.base = oldest;
-    this.waitingFor = oldest;
-    // Waiting on the disk, not the network: no read deadline meanwhile.
-    clearTimeout(this.timer);
-    return { buffer: oldest, keepReading: false };
+    const keepReading = this.stage !== "over" && this.waitingFor === undefined;
+    return { buffer: this.base.subarray(this.filled), keepReading };
   }
 
   private maybeDone(): void {

@@ -74,8 +74,11 @@ export class Connection {
   used = 0;
   /** The view the socket reads into next (set after every read; a read cannot be redirected). */
   nextBuffer: Buffer;
+  private spareBuffer: Buffer | undefined;
+  private readonly bufferBytes: number;
 
   constructor(make: (onread: OnRead) => Socket, bufferBytes: number) {
+    this.bufferBytes = bufferBytes;
     // alloc, not allocUnsafe: each buffer owns its ArrayBuffer, so a view maps back to it.
     this.buffers = Array.from({ length: BUFFERS_PER_CONNECTION }, () => Buffer.alloc(bufferBytes));
     this.nextBuffer = this.buffers[0]!;
@@ -98,6 +101,20 @@ export class Connection {
     this.socket.on("error", (err) => this.exchange?.onSocketError(err));
     this.socket.on("end", () => this.exchange?.onSocketEnd());
     this.socket.on("close", () => this.exchange?.onSocketEnd());
+  }
+
+  /**
+   * A receive buffer none of `busy` holds, for the read after a pause: the same one each
+   * time unless the sink still holds it (then a new one; the old one is dropped once free).
+   */
+  spare(busy: ReadonlyMap<Buffer, number>): Buffer {
+    if (!this.spareBuffer || busy.has(this.spareBuffer)) this.spareBuffer = Buffer.alloc(this.bufferBytes);
+    return this.spareBuffer;
+  }
+
+  /** The receive buffer a view the socket was given belongs to. */
+  bufferOf(view: Buffer): Buffer | undefined {
+    return this.buffers.find((b) => b.buffer === view.buffer) ?? (this.spareBuffer?.buffer === view.buffer ? this.spareBuffer : undefined);
   }
 }
 

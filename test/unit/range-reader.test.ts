@@ -23,7 +23,16 @@ interface Answer {
   silent?: boolean;
 }
 
-const FILE = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 131 + 7) & 0xff));
+/** 2 MiB from a fixed LCG: no short period, so bytes from another position never pass for the right ones. */
+const FILE = ((): Buffer => {
+  const out = Buffer.alloc(2 * 1024 * 1024);
+  let x = 12345;
+  for (let i = 0; i < out.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = x >>> 23;
+  }
+  return out;
+})();
 
 function head206(offset: number, length: number, extra = "", contentLength = length): string {
   return `HTTP/1.1 206 Partial Content\r\nContent-Range: bytes ${offset}-${offset + length - 1}/${FILE.length}\r\nContent-Length: ${contentLength}\r\n${extra}\r\n`;
@@ -283,7 +292,8 @@ describe("RangeReader", () => {
     assert.deepEqual(await r.read(req), { kind: "done" });
     assert.ok(got.equals(FILE.subarray(0, 200_000)));
     assert.deepEqual(positions, [...positions].sort((a, b) => a - b));
-    assert.ok(maxHeld <= 2, `at most one chunk per receive buffer is held, saw ${maxHeld}`);
+    // Two receive buffers and the spare the read after a pause goes into (plain TCP stops at once).
+    assert.ok(maxHeld <= 3, `at most one chunk per receive buffer is held, saw ${maxHeld}`);
     r.close();
   });
 
@@ -339,6 +349,30 @@ describe("RangeReader", () => {
     assert.deepEqual(await r.read(req), { kind: "done" });
     assert.ok(got.equals(FILE.subarray(1000, 291_000)));
     assert.ok(Math.max(...sizes) > 64 * 1024, `chunks of ${Math.max(...sizes)} bytes: 16 KiB records were not gathered`);
+    r.close();
+  });
+
+  // Node's TLS socket goes on calling onread with records it had already decrypted after the
+  // callback returned false (seen on Node 20.20): a paused exchange must never point the next
+  // read at a buffer the sink still holds. The sink here copies each chunk only when its
+  // write "completes" (a later timer turn), as pwrite reads its buffer later: a receive
+  // buffer overwritten meanwhile shows up as wrong bytes.
+  test("https with a slow sink: no receive buffer is overwritten while the sink holds it", { skip: !hasOpenssl() && "no openssl" }, async () => {
+    const fixture = makeTlsFixture();
+    cleanups.push(() => rmSync(fixture.dir, { recursive: true, force: true }));
+    const server = await use(scriptedServer(honest(1), { key: readFileSync(fixture.serverKey), cert: readFileSync(fixture.serverCert) }));
+    const r = reader({ ca: readFileSync(fixture.caCert), bufferBytes: 128 * 1024 });
+    const length = FILE.length - 4096;
+    const { req, got } = request(server.port, 4096, length, {}, "https");
+    req.sink = (chunk, position) =>
+      new Promise<void>((resolve) => {
+        setTimeout(() => {
+          chunk.copy(got, position - 4096);
+          resolve();
+        }, 1);
+      });
+    assert.deepEqual(await r.read(req), { kind: "done" });
+    assert.ok(got.equals(FILE.subarray(4096)), "bytes differ: a receive buffer was reused while the sink held it");
     r.close();
   });
 });
