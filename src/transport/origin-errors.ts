@@ -48,6 +48,22 @@ function originHadAnswered(err: unknown): boolean {
   return typeof bytesRead === "number" && bytesRead > 0;
 }
 
+/**
+ * The origin's TLS certificate was not accepted (OpenSSL's verify codes, Node's altname
+ * check): exit 1 with what failed and what to do about a private CA, not a bare code.
+ */
+export function certificateFailure(err: unknown, url: URL): DfgetError | undefined {
+  const code = errorCode(err);
+  if (code === undefined || !(code.startsWith("ERR_TLS_CERT") || /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|LEAF_SIGNATURE/.test(code))) return undefined;
+  const detail = err instanceof Error && err.message && err.message !== code ? `${code}: ${err.message}` : code;
+  return new DfgetError(
+    `origin ${url.host}: TLS certificate not accepted (${detail}) for ${redactUrl(url)}; a private CA can be added with NODE_EXTRA_CA_CERTS=FILE`,
+    "ERR_ORIGIN_TLS",
+    ExitCode.other,
+    { cause: err },
+  );
+}
+
 export interface TranslateContext {
   stage: "request" | "body";
   url: URL;
@@ -74,6 +90,8 @@ export function translateOriginError(err: unknown, ctx: TranslateContext): unkno
   if (code === "UND_ERR_BODY_TIMEOUT") {
     return new TimeoutError("origin", `origin sent no data for ${ctx.readTimeoutMs} ms after ${progress}`, options);
   }
+  const certificate = certificateFailure(err, url);
+  if (certificate) return certificate;
   if (code !== undefined && stage === "request" && UNREACHABLE_CODES.has(code) && !originHadAnswered(err)) {
     return new OriginUnreachableError(`origin ${url.host} unreachable (${code}) for ${where}`, options);
   }

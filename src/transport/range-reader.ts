@@ -14,6 +14,7 @@ import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { redactUrl } from "../net/redact.js";
 import { DfgetError, ExitCode, OriginUnreachableError, TimeoutError } from "../errors.js";
 import { buildGetRequest } from "./http-head.js";
+import { certificateFailure } from "./origin-errors.js";
 import { Exchange, type ExchangeEnd, type RangeAnswerCheck, type RangeSink } from "./range-exchange.js";
 
 export type { RangeAnswerCheck, RangeSink };
@@ -287,6 +288,8 @@ function connectFailure(err: Error, url: URL): DfgetError {
   // Happy-eyeballs connects fail with an AggregateError of the attempts.
   const first = err instanceof AggregateError && err.errors.length > 0 ? (err.errors[0] as Error) : err;
   const code = (err as NodeJS.ErrnoException).code ?? (first as NodeJS.ErrnoException).code;
+  const certificate = certificateFailure(first, url);
+  if (certificate) return certificate;
   if (code !== undefined && UNREACHABLE_CODES.has(code)) {
     return new OriginUnreachableError(`origin ${url.host} unreachable (${code}) for ${redactUrl(url)}`, { cause: err });
   }

@@ -13,6 +13,7 @@
 // Hostile faults: the object replaced or grown mid-download, Range ignored, 206 bodies
 // past the asked end, drips, and any fault on only the first N GETs ("times").
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 
 export type OriginFault =
@@ -114,7 +115,8 @@ function faultFor(fault: OriginFault | undefined, method: string, getsSoFar: num
   return getsSoFar <= fault.count ? fault.fault : undefined;
 }
 
-export async function startOrigin(opts: { files?: Record<string, Buffer> } = {}): Promise<FakeOrigin> {
+/** `tls`: serve HTTPS with this key and certificate (PEM) instead of plain HTTP. */
+export async function startOrigin(opts: { files?: Record<string, Buffer>; tls?: { key: Buffer; cert: Buffer } } = {}): Promise<FakeOrigin> {
   const files = new Map<string, { content: Buffer; version: number }>(Object.entries(opts.files ?? {}).map(([k, v]) => [k, { content: v, version: 1 }]));
   const faults = new Map<string, OriginFault>();
   const validators = new Map<string, OriginValidators>();
@@ -251,7 +253,7 @@ export async function startOrigin(opts: { files?: Record<string, Buffer> } = {})
     void writeBody(res, body, fault, pathname);
   };
 
-  const server = http.createServer(handle);
+  const server = opts.tls ? https.createServer(opts.tls, handle) : http.createServer(handle);
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -267,7 +269,7 @@ export async function startOrigin(opts: { files?: Record<string, Buffer> } = {})
 
   return {
     port,
-    url: (path) => `http://127.0.0.1:${port}${path.startsWith("/") ? path : `/${path}`}`,
+    url: (path) => `${opts.tls ? "https" : "http"}://127.0.0.1:${port}${path.startsWith("/") ? path : `/${path}`}`,
     setFile: (path, content) => void files.set(path, { content, version: (files.get(path)?.version ?? 0) + 1 }),
     bytesServed: () => served,
     bytesServedFor: (path) => servedByPath.get(path) ?? 0,
