@@ -26,6 +26,7 @@ export const EXIT_CODE_BY_CODE: Readonly<Record<string, number>> = {
   ERR_ORIGIN_UNREACHABLE: ExitCode.originUnreachable,
   ERR_PARTIAL: ExitCode.partial,
   ERR_OBJECT_CHANGED: ExitCode.partial,
+  ERR_CLUSTER_VERSION: ExitCode.partial,
   ERR_BAD_RANGE_ANSWER: ExitCode.partial,
   ERR_ORIGIN_HTTP: ExitCode.originHttp,
   ERR_WRITE: ExitCode.write,
@@ -75,6 +76,18 @@ export class PartialTransferError extends DfgetError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, "ERR_PARTIAL", ExitCode.partial, options);
     this.name = "PartialTransferError";
+  }
+}
+
+/**
+ * The parents hold another version of the object than the origin (crc32 or content length
+ * differ) and the run cannot finish from the origin alone: back-to-source is disabled, or
+ * parent pieces already went to stdout. A rerun is clean; nothing is kept for resume.
+ */
+export class ClusterVersionError extends DfgetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, "ERR_CLUSTER_VERSION", ExitCode.partial, options);
+    this.name = "ClusterVersionError";
   }
 }
 

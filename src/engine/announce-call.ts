@@ -108,6 +108,10 @@ class AnnounceCall {
         return;
       case "fetchFromParents":
         return this.fetchFromParents(command.parents);
+      case "otherVersion":
+        // Recorded for the run: no parent piece counts from now on; the origin loop drops theirs.
+        o.ledger.versions.distrust(command.mismatch);
+        return;
       case "stopParents":
         this.fetcher?.stop();
         this.fetcher = undefined;

@@ -9,6 +9,7 @@ import type { AnnouncePeerRequest, AnnouncePeerResponse } from "../gen/scheduler
 import type { Download, Peer } from "../gen/common/v2/common.js";
 import { messageOf } from "../errors.js";
 import { classifyGrpcFailure, type AttemptOutcome } from "../switching/outcomes.js";
+import { describeMismatch, otherVersionOf, type VersionMismatch } from "./parent-versions.js";
 import type { FinishedPiece } from "./piece-ledger.js";
 
 /** The stream broke while the origin was our source: the download goes on, the scheduler still failed. */
@@ -66,6 +67,8 @@ export type Command =
   /** Report the pieces kept for later (feed them back as pieceFinished events). */
   | { kind: "flushBacklog" }
   | { kind: "fetchFromParents"; parents: Peer[] }
+  /** The parents' task is another version of the object: none of their pieces may count. */
+  | { kind: "otherVersion"; mismatch: VersionMismatch }
   | { kind: "stopParents" }
   | { kind: "backToSource" }
   | { kind: "reschedule"; parents: Peer[] }
@@ -232,9 +235,16 @@ export class AnnounceConversation {
         );
         this.transition(from, { name: "Closing", end: { kind: "finished", via: "empty" } }, "empty task", out);
         return;
-      case "normalTaskResponse":
+      case "normalTaskResponse": {
+        // The parents' task size against the origin's HEAD: another size is another version.
+        const other = otherVersionOf(response.value.candidateParents, this.facts.contentLength);
+        if (other) {
+          out.push({ kind: "otherVersion", mismatch: other });
+          return this.giveUp("faulty answer: parents hold another version", describeMismatch(other), out);
+        }
         this.transition(from, { name: "Downloading", answers, parents: response.value.candidateParents }, `${response.value.candidateParents.length} parents`, out);
         return;
+      }
       case "needBackToSourceResponse":
         if (this.facts.disableBackToSource) return this.giveUp("back-to-source is disabled", "the scheduler asked for back-to-source, which is disabled", out);
         this.transition(from, { name: "BackToSource", answers }, response.value.description || "need back-to-source", out);

@@ -21,15 +21,60 @@ export interface OriginPiecesOptions {
 /**
  * Every piece from the origin until the ledger is complete. Pieces in flight elsewhere
  * (an older conversation's parent transfers) may still fail: the loop waits for the
- * ledger to change and takes them then. Rejects with the signal's reason on abort.
+ * ledger to change and takes them then. A run that mixes parent and origin pieces ends
+ * with at least one crc32 compared (verifyOneParentPiece); when the parents turn out to
+ * hold another version, their pieces are dropped and fetched here too. Rejects with the
+ * signal's reason on abort.
  */
 export async function fetchRestFromOrigin(opts: OriginPiecesOptions): Promise<void> {
   const { ledger, signal } = opts;
-  while (!ledger.complete) {
-    await fetchPiecesFromOrigin(opts);
-    if (ledger.complete) return;
-    await ledger.nextChange(signal);
-    if (signal.aborted) throw signal.reason;
+  // Another version found before this loop (the parents' task size): drop their pieces now.
+  if (ledger.versions.mismatch) ledger.dropParentPieces();
+  do {
+    while (!ledger.complete) {
+      await fetchPiecesFromOrigin(opts);
+      if (ledger.complete) break;
+      if (ledger.missing().length > 0) continue; // released or dropped after the workers left
+      await ledger.nextChange(signal);
+      if (signal.aborted) throw signal.reason;
+    }
+  } while (await verifyOneParentPiece(opts));
+}
+
+/**
+ * Issue 11: parents may hold another version of the object, and a run whose origin pieces
+ * never had a parent-announced crc32 to compare with would never know. The cheapest design
+ * that still guarantees one comparison per mixed run: nothing extra while comparisons
+ * happen on the way (an origin piece a parent had announced); only when the origin loop
+ * is done and none happened is one piece that came from a parent — the shortest — fetched
+ * from the origin once more, hashed and not written (cost: one piece, and only then).
+ * Resolves true when it found another version and dropped the parents' pieces.
+ */
+async function verifyOneParentPiece(opts: OriginPiecesOptions): Promise<boolean> {
+  const { ledger, origin, url, signal } = opts;
+  const versions = ledger.versions;
+  if (versions.compared > 0 || versions.mismatch) return false;
+  const fresh = ledger.finishedPieces().filter((p) => !p.reused);
+  const fromParents = fresh.filter((p) => p.source === "parent");
+  if (fromParents.length === 0 || !fresh.some((p) => p.source === "origin")) return false;
+  const probe = fromParents.reduce((a, b) => (b.length < a.length ? b : a));
+  // Its digest was checked against the parent's header when it came: it is the parent's version.
+  versions.announce(probe.number, probe.parentId ?? "parent", probe.digest);
+  for (;;) {
+    const crc = createCrc32Hasher();
+    try {
+      await origin.getRangeInto(url, probe.offset, probe.length, (chunk) => void crc.update(chunk), signal);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      const decision = err instanceof RangeNotSupportedError ? undefined : ledger.retry.onFailure(`verify ${probe.number}`, err);
+      if (!decision?.retry) throw err;
+      opts.onRetry?.(probe.number, err, decision.attempt);
+      await backoffSleep(decision.delayMs, signal);
+      continue;
+    }
+    if (!versions.compareWithOrigin(probe.number, crc.digest())) return false;
+    ledger.dropParentPieces();
+    return true;
   }
 }
 
@@ -49,6 +94,7 @@ export async function fetchPiecesFromOrigin(opts: OriginPiecesOptions): Promise<
       const next = state.missing().find((p) => state.claim(p.number));
       if (!next) return;
       const started = Date.now();
+      let otherVersion = false;
       try {
         // Straight to disk chunk by chunk as it arrives (still in cache), the crc32
         // computed on the way: no piece-sized buffer, no staging copy. The file's one
@@ -58,8 +104,10 @@ export async function fetchPiecesFromOrigin(opts: OriginPiecesOptions): Promise<
           crc.update(chunk);
           return state.writePart(position, chunk);
         }, signal);
-        const piece = state.markFinished({ number: next.number, digest: crc.digest(), source: "origin", costMs: Date.now() - started, createdAt: new Date(started) });
+        const digest = crc.digest();
+        const piece = state.markFinished({ number: next.number, digest, source: "origin", costMs: Date.now() - started, createdAt: new Date(started) });
         opts.onPiece?.(piece);
+        otherVersion = state.versions.compareWithOrigin(next.number, digest) !== undefined;
       } catch (err) {
         state.release(next.number);
         if (signal.aborted) return;
@@ -72,6 +120,16 @@ export async function fetchPiecesFromOrigin(opts: OriginPiecesOptions): Promise<
         }
         opts.onRetry?.(next.number, err, decision.attempt);
         await backoffSleep(decision.delayMs, signal).catch(() => undefined);
+        continue;
+      }
+      if (!otherVersion) continue;
+      // The parents hold another version: their pieces are fetched here again (this
+      // worker and the others take them as missing), or stdout already has one (exit 18).
+      try {
+        state.dropParentPieces();
+      } catch (err) {
+        failure ??= err;
+        return;
       }
     }
   };

@@ -9,6 +9,7 @@ import { DfgetError, ExitCode, TimeoutError } from "../errors.js";
 import { VORTEX_CONNECT_TIMEOUT_MS } from "../transport/vortex-client.js";
 import type { Timer } from "../clock.js";
 import type { ParentClients, VortexTransport } from "./parts.js";
+import { ParentRetries } from "./parent-retries.js";
 import type { FinishedPiece, PieceLedger } from "./piece-ledger.js";
 
 export interface ParentReport {
@@ -22,7 +23,7 @@ export interface ParentFetcherOptions {
   ledger: PieceLedger;
   vortex: VortexTransport;
   clients: ParentClients;
-  /** Arms the stall timer. */
+  /** Arms the stall timer and the backoff before a piece is asked of the same parent again. */
   timer: Timer;
   /** The run's absolute deadline (epoch ms): SyncPieces streams end by then. */
   deadline: number;
@@ -65,10 +66,8 @@ interface ParentLink {
 export class ParentFetcher {
   private readonly opts: ParentFetcherOptions;
   private readonly links: ParentLink[];
-  /** piece number → parent ids that failed it (never asked again for that piece) */
-  private readonly failedFor = new Map<number, Set<string>>();
-  /** Pieces whose retry budget (download.retries, shared with the origin loop) is spent: no parent gets them again. */
-  private readonly givenUp = new Set<number>();
+  /** Who failed which piece, when it may be asked again, whose budget is spent. */
+  private readonly retries: ParentRetries;
   private active = 0;
   private stopped = false;
   private settle: ((r: ParentFetchResult) => void) | undefined;
@@ -78,6 +77,7 @@ export class ParentFetcher {
 
   constructor(opts: ParentFetcherOptions) {
     this.opts = opts;
+    this.retries = new ParentRetries(opts.timer);
     this.links = opts.parents.map((peer) => {
       const host = peer.host;
       const addr = host ? formatHostPort(host.ip, host.port) : "invalid:0";
@@ -120,6 +120,12 @@ export class ParentFetcher {
     const call = link.client.syncPieces({ hostId: this.opts.hostId, taskId: this.opts.taskId, interestedPieceNumbers: interested }, new grpc.Metadata(), { deadline: this.opts.deadline });
     link.call = call;
     call.on("data", (msg: SyncPiecesResponse) => {
+      // A piece laid out otherwise than our plan (another length or piece length) is not ours.
+      const planned = this.opts.ledger.plan[msg.number];
+      if (!planned || BigInt(planned.offset) !== msg.offset || BigInt(planned.length) !== msg.length) {
+        this.opts.report.debug(`parent ${link.id}: piece ${msg.number} at ${msg.offset}+${msg.length} is not in our plan; ignored`);
+        return;
+      }
       const ip = msg.ip || link.peer.host?.ip || "";
       // A parent without a vortex port is reached at its gRPC port, as Rust children do.
       const port = msg.tcpPort ?? link.peer.host?.port ?? 0;
@@ -170,19 +176,24 @@ export class ParentFetcher {
     return false;
   }
 
+  /** Now or after a backoff: the link has the piece, its budget is not spent, no other version found. */
   private mayAsk(link: ParentLink, n: number): boolean {
-    return link.has.has(n) && !this.givenUp.has(n) && !this.failedFor.get(n)?.has(link.id);
+    return link.has.has(n) && !this.retries.isSpent(n) && !this.opts.ledger.versions.mismatch;
   }
 
   private pickWork(): { piece: number; link: ParentLink } | undefined {
+    let waitMs = Infinity;
     for (const p of this.opts.ledger.missing()) {
-      let best: ParentLink | undefined;
-      for (const link of this.links) {
-        if (link.dead || !this.mayAsk(link, p.number)) continue;
-        if (!best || link.active < best.active) best = link;
+      const candidates = this.links.filter((link) => !link.dead && this.mayAsk(link, p.number));
+      const choice = this.retries.choose(p.number, candidates);
+      if (!choice) continue;
+      if ("waitMs" in choice) {
+        waitMs = Math.min(waitMs, choice.waitMs);
+        continue;
       }
-      if (best && this.opts.ledger.claim(p.number)) return { piece: p.number, link: best };
+      if (this.opts.ledger.claim(p.number)) return { piece: p.number, link: choice.link };
     }
+    if (waitMs < Infinity) this.retries.wakeIn(waitMs, () => this.pump());
     return undefined;
   }
 
@@ -214,10 +225,17 @@ export class ParentFetcher {
       // way; the piece counts only below, once the digest matches.
       sink: (chunk, position) => this.opts.ledger.writePart(position, chunk),
       fileOffset: entry.offset,
+      // Which version of the piece this parent holds, kept even if the bytes never come.
+      onMetadata: (metadata) => this.opts.ledger.versions.announce(n, link.id, metadata.digest),
     })
       .then(({ metadata, digest }) => {
         if (metadata.length !== entry.length) throw new ParentPieceError(`piece ${n}: ${metadata.length} bytes, expected ${entry.length}`);
         if (metadata.digest && metadata.digest !== digest) throw new ParentPieceError(`piece ${n}: digest ${digest}, parent said ${metadata.digest}`);
+        if (this.opts.ledger.versions.mismatch) {
+          // The parents hold another version (found meanwhile): the piece does not count.
+          this.opts.ledger.release(n);
+          return;
+        }
         const finished = this.opts.ledger.markFinished(
           { number: n, digest, source: "parent", parentId: link.id, costMs: Date.now() - started, createdAt: new Date(started) },
         );
@@ -229,29 +247,27 @@ export class ParentFetcher {
   }
 
   /**
-   * A parent failed piece n (reset, short, silent or slow, bad crc32): never this parent
-   * again for it, and one try less in the piece's budget (download.retries, shared with
-   * the origin loop). Budget spent: no parent gets it again, so it is left to the origin
-   * (or, with --disable-back-to-source, the run ends for want of parents).
+   * A parent failed piece n (reset, short, silent or slow, bad crc32): one try less in the
+   * piece's budget (download.retries, shared with the origin loop); the next try goes to
+   * another parent that has it, or to this one after the backoff (ParentRetries). Budget
+   * spent: no parent gets it again, so it is left to the origin (or, with
+   * --disable-back-to-source, the run ends for want of parents).
    */
   private failed(n: number, link: ParentLink, err: unknown): void {
     const reason = err instanceof Error ? err.message : String(err);
-    let set = this.failedFor.get(n);
-    if (!set) this.failedFor.set(n, (set = new Set()));
-    set.add(link.id);
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EHOSTUNREACH") link.dead = true;
     // A silent or dripping parent is dropped (curl's low-speed rule), not asked for more.
     if (err instanceof TimeoutError && err.phase !== "run") link.dead = true;
     // Our own abort or a local write error is not the parent's fault: no try is spent.
     const parentsFault = !this.opts.signal?.aborted && code !== "ERR_WRITE";
+    let delayMs: number | undefined = 0;
     if (parentsFault) {
       const decision = this.opts.ledger.retry.onFailure(n, err, true);
-      if (!decision.retry) {
-        this.givenUp.add(n);
-        this.opts.report.debug(`piece ${n}: ${this.opts.ledger.retry.retries} retries spent, no parent gets it again`);
-      }
+      delayMs = decision.retry ? decision.delayMs : undefined;
+      if (!decision.retry) this.opts.report.debug(`piece ${n}: ${this.opts.ledger.retry.retries} retries spent, no parent gets it again`);
     }
+    this.retries.failed(n, link.id, delayMs);
     // Only now: release() pumps at once, and must not hand the piece back to this parent.
     this.opts.ledger.release(n);
     this.opts.report.failed(n, link.id, reason);
@@ -272,6 +288,7 @@ export class ParentFetcher {
     if (!settle) return;
     this.settle = undefined;
     this.cancelStall?.();
+    this.retries.stop();
     this.opts.ledger.off("changed", this.onStateChange);
     for (const link of this.links) {
       link.call?.cancel();

@@ -5,7 +5,9 @@
 import { EventEmitter } from "node:events";
 import { open, type FileHandle } from "node:fs/promises";
 import type { ServedPieces } from "../serve/pieces.js";
+import { ClusterVersionError } from "../errors.js";
 import { DEFAULT_RETRIES, RetryPolicy } from "../transport/retry-policy.js";
+import { ParentVersionCheck, describeMismatch } from "./parent-versions.js";
 
 export interface PiecePlanEntry {
   number: number;
@@ -41,23 +43,28 @@ export interface PieceWriter {
   writePiece(offset: number, data: Buffer): Promise<void>;
 }
 
-export class PieceLedger extends EventEmitter<{ finished: [FinishedPiece]; changed: [] }> implements ServedPieces {
+export class PieceLedger extends EventEmitter<{ finished: [FinishedPiece]; unfinished: [number]; changed: [] }> implements ServedPieces {
   readonly plan: readonly PiecePlanEntry[];
   private readonly finished = new Map<number, FinishedPiece>();
   private readonly inFlight = new Set<number>();
   private readonly writer: PieceWriter;
   private reader: Promise<FileHandle> | undefined;
   private bytesDone = 0;
+  /** Pieces already handed on for good (written to stdout): they can no longer be dropped. */
+  private readonly delivered = new Set<number>();
 
   /** Tries per piece across sources (--retry), shared by every loop that fetches pieces. */
   readonly retry: RetryPolicy;
+  /** Whether the parents' version is the origin's, shared by the parent and origin loops. */
+  readonly versions: ParentVersionCheck;
 
-  constructor(plan: readonly PiecePlanEntry[], writer: PieceWriter, retry: RetryPolicy = new RetryPolicy({ retries: DEFAULT_RETRIES })) {
+  constructor(plan: readonly PiecePlanEntry[], writer: PieceWriter, retry: RetryPolicy = new RetryPolicy({ retries: DEFAULT_RETRIES }), versions: ParentVersionCheck = new ParentVersionCheck()) {
     super();
     this.setMaxListeners(0);
     this.plan = plan;
     this.writer = writer;
     this.retry = retry;
+    this.versions = versions;
   }
 
   get total(): number {
@@ -162,6 +169,33 @@ export class PieceLedger extends EventEmitter<{ finished: [FinishedPiece]; chang
     }
     this.emit("changed");
     return done;
+  }
+
+  /** Piece n is being handed on for good (stdout): from now on it cannot be dropped. */
+  markDelivered(n: number): void {
+    this.delivered.add(n);
+  }
+
+  /**
+   * The parents hold another version: every piece that came from a parent in this run is
+   * unfinished again, to be fetched from the origin. Throws ClusterVersionError (exit 18)
+   * when one of them was already delivered (stdout cannot be taken back); then nothing is
+   * dropped. Returns the pieces dropped.
+   */
+  dropParentPieces(): number[] {
+    const dropped = [...this.finished.values()].filter((p) => p.source === "parent" && !p.reused);
+    const gone = dropped.find((p) => this.delivered.has(p.number));
+    if (gone) {
+      const why = this.versions.mismatch ? describeMismatch(this.versions.mismatch) : "the cluster holds another version of this URL";
+      throw new ClusterVersionError(`${why}; piece ${gone.number}, from a parent, was already written to stdout and cannot be taken back: run again`);
+    }
+    for (const p of dropped) {
+      this.finished.delete(p.number);
+      this.bytesDone -= p.length;
+      this.emit("unfinished", p.number);
+    }
+    if (dropped.length > 0) this.emit("changed");
+    return dropped.map((p) => p.number);
   }
 
   private entry(n: number): PiecePlanEntry {

@@ -5,7 +5,7 @@
 import { EventEmitter } from "node:events";
 import { createReadStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
-import { DigestMismatchError, NoSchedulerError, PartialTransferError, WriteError, messageOf } from "../errors.js";
+import { ClusterVersionError, DigestMismatchError, NoSchedulerError, PartialTransferError, WriteError, messageOf } from "../errors.js";
 import { parseDigest, hashFile, type ParsedDigest } from "../storage/digest.js";
 import type { PieceFile } from "../storage/piece-file.js";
 import { ResumablePartial } from "../storage/resumable.js";
@@ -18,6 +18,7 @@ import { goesStraightToOrigin, pieceLengthFor, planPieces } from "../task/piece-
 import { taskIdOf } from "../task/task-id.js";
 import { makeProgress, type DownloadEvents } from "./events.js";
 import { fetchRestFromOrigin } from "./origin-pieces.js";
+import { describeMismatch } from "./parent-versions.js";
 import type { runP2P } from "./p2p.js";
 import type { RunParts } from "./parts.js";
 import { PieceLedger } from "./piece-ledger.js";
@@ -193,6 +194,14 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
       ledger.markFinished({ number, digest, source: "origin", reused: true, costMs: 0, createdAt: new Date(this.parts.clock.now()) });
     }
     ledger.on("finished", (piece) => partial.finished(piece.number, piece.digest));
+    ledger.on("unfinished", (n) => partial.unfinished(n));
+    ledger.versions.on("mismatch", (m) => {
+      // One line, also in the summary (cluster.warning): what differs, and what happens.
+      const line = `${describeMismatch(m)}; ${cfg.disableBackToSource ? "back-to-source is disabled" : "the parents' pieces are not used, the origin's are"}`;
+      if (!cfg.disableBackToSource) this.emit("notice", line);
+      const earlier = this.facts.cluster.warning;
+      this.facts.cluster.warning = earlier ? `${earlier}; ${line}` : line;
+    });
     this.ledger = ledger;
     this.facts.contentLength = contentLength;
     if (reusable.size > 0) this.emit("notice", `resuming: ${reusable.size} of ${plan.length} pieces already here from an earlier run`);
@@ -218,6 +227,8 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
         return;
       }
       reason = outcome.complete ? "the scheduler finished the download with pieces missing" : outcome.reason;
+      const other = ledger.versions.mismatch;
+      if (cfg.disableBackToSource && other) throw new ClusterVersionError(`${describeMismatch(other)}, and back-to-source is disabled`);
       if (cfg.disableBackToSource) throw new NoSchedulerError(`${reason}; back-to-source is disabled`);
     }
     this.facts.backToSource = true;

@@ -55,6 +55,8 @@ export class StdoutPump {
   private async drain(): Promise<void> {
     while (this.failure === undefined && this.next < this.state.total && this.state.isFinished(this.next)) {
       const piece = this.state.plan[this.next]!;
+      // From here on the piece is the reader's: the ledger may no longer drop it.
+      this.state.markDelivered(piece.number);
       this.fh ??= open(this.tempPath, "r");
       const fh = await this.fh;
       for (let done = 0; done < piece.length; ) {

@@ -164,7 +164,8 @@ export async function discardResume(paths: ResumePaths): Promise<void> {
  */
 export function keepAfter(err: unknown): boolean {
   if (!(err instanceof DfgetError)) return false;
-  if (err.code === "ERR_OBJECT_CHANGED") return false;
+  // Another version (the origin's, or the cluster's): the partial may hold the wrong one.
+  if (err.code === "ERR_OBJECT_CHANGED" || err.code === "ERR_CLUSTER_VERSION") return false;
   const kept: number[] = [ExitCode.originUnreachable, ExitCode.partial, ExitCode.write, ExitCode.timeout, ExitCode.sigint, ExitCode.sigterm];
   return kept.includes(err.exitCode);
 }

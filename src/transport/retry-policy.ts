@@ -20,6 +20,8 @@ const RETRYABLE_STATUSES = new Set([408, 429]);
 
 export function isRetryable(err: unknown): boolean {
   if (err instanceof ObjectChangedError) return false;
+  // Another version in the cluster that cannot be fixed from the origin: retrying changes nothing.
+  if (err instanceof DfgetError && err.code === "ERR_CLUSTER_VERSION") return false;
   if (err instanceof BadRangeAnswerError) return true;
   if (err instanceof OriginHttpError) return err.status >= 500 || RETRYABLE_STATUSES.has(err.status);
   if (err instanceof TimeoutError) return err.phase !== "run";

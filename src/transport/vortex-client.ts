@@ -56,6 +56,11 @@ export interface FetchPieceOptions {
    * TimeoutError (phase "low-speed"). A slow but moving parent is never cut by it.
    */
   lowSpeed?: { limitBytesPerSecond: number; windowMs: number; timers?: WatchdogTimers };
+  /**
+   * The parent's piece header, once it passed the checks above and before any byte: its
+   * digest says which version of the piece the parent holds, even if the bytes never come.
+   */
+  onMetadata?: (metadata: PieceMetadata) => void;
 }
 
 export interface FetchedPiece {
@@ -146,6 +151,7 @@ async function readPiece(reader: VortexReader, opts: FetchPieceOptions, where: s
   if (opts.expectedLength !== undefined && metadata.length !== opts.expectedLength) {
     throw new VortexProtocolError("mismatch", `piece is ${metadata.length} bytes, expected ${opts.expectedLength}`);
   }
+  opts.onMetadata?.(metadata);
   if (opts.sink) {
     // Written while still in cache, crc32 on the way: no piece-sized buffer, no cold copy.
     const sink = opts.sink;
