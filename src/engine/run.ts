@@ -197,7 +197,9 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     ledger.on("unfinished", (n) => partial.unfinished(n));
     ledger.versions.on("mismatch", (m) => {
       // One line, also in the summary (cluster.warning): what differs, and what happens.
-      const line = `${describeMismatch(m)}; ${cfg.disableBackToSource ? "back-to-source is disabled" : "the parents' pieces are not used, the origin's are"}`;
+      // With -O - or without back-to-source the error that ends the run says the rest.
+      const final = cfg.disableBackToSource || cfg.output === "-";
+      const line = final ? describeMismatch(m) : `${describeMismatch(m)}; the parents' pieces are dropped and fetched from the origin`;
       if (!cfg.disableBackToSource) this.emit("notice", line);
       const earlier = this.facts.cluster.warning;
       this.facts.cluster.warning = earlier ? `${earlier}; ${line}` : line;

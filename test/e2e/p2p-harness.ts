@@ -46,9 +46,10 @@ export interface P2PRig {
   order: FakeScheduler[];
   parents: FakeParent[];
   work: Awaited<ReturnType<typeof workDir>> & { config: string };
-  /** Starts a seed parent for this task and makes every scheduler offer it. */
-  addParent(pieces?: "all" | number[]): Promise<FakeParent>;
-  run(extra?: string[], opts?: RunOptions): Promise<DfgetRun & { stdoutBuffer: Buffer }>;
+  /** Starts a seed parent for this task and makes every scheduler offer it; `content`: its own version of the object (default the origin's). */
+  addParent(pieces?: "all" | number[], content?: Buffer): Promise<FakeParent>;
+  /** `output`: what -O gets (default work.out; "-" for stdout). */
+  run(extra?: string[], opts?: RunOptions, output?: string): Promise<DfgetRun & { stdoutBuffer: Buffer }>;
   stop(): Promise<void>;
 }
 
@@ -89,17 +90,17 @@ export async function startRig(opts: RigOptions): Promise<P2PRig> {
     order,
     parents,
     work,
-    async addParent(pieces = "all") {
-      const parent = await startSeedParent({ content: opts.content, taskId, pieceLength: PIECE_LENGTH, pieces });
+    async addParent(pieces = "all", content = opts.content) {
+      const parent = await startSeedParent({ content, taskId, pieceLength: PIECE_LENGTH, pieces });
       parents.push(parent);
       cluster.seedParents.push(parent);
       return parent;
     },
-    run(extra = [], runOpts = {}) {
+    run(extra = [], runOpts = {}, output = work.out) {
       // connect-timeout 3s: no scenario here dials a dead address, so it only has to be
       // long enough for a healthy fake on a loaded machine.
       const args = [
-        url, "-O", work.out, "--config", work.config, "--state-dir", work.state, "--json", "--connect-timeout", "3s",
+        url, "-O", output, "--config", work.config, "--state-dir", work.state, "--json", "--connect-timeout", "3s",
         ...cluster.schedulerAddrs().flatMap((addr) => ["--scheduler", addr]),
         ...ringArgs,
         ...extra,

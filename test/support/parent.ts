@@ -18,6 +18,7 @@ import type { PieceMetadata } from "../../src/transport/vortex-codec.js";
 import { startVortexServer, type PieceLookupResult } from "../../src/serve/vortex-server.js";
 
 export interface SeedParentOptions {
+  /** The parent's version of the object: its crc32s are those of these bytes. */
   content: Buffer;
   taskId: string;
   pieceLength: number;
@@ -37,8 +38,8 @@ export interface FakeParent {
   /** Pieces appear over time; open SyncPieces streams send them at once. */
   addPiece(n: number): void;
   addAllPieces(): void;
-  /** Serve wrong bytes for piece n; the metadata digest stays that of the true bytes. */
-  corruptPiece(n: number): void;
+  /** Serve wrong bytes for piece n (the first `times` requests; default every one); the metadata digest stays that of the true bytes. */
+  corruptPiece(n: number, times?: number): void;
   /** For piece n: send header, metadata and half the bytes, then destroy the socket. */
   dieMidPiece(n: number): void;
   /**
@@ -78,7 +79,8 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
   const peerId = `${IP}-${hostname}-${randomUUID()}-seed`;
   const pieceCount = Math.ceil(opts.content.length / opts.pieceLength);
   const have = new Set<number>();
-  const corrupt = new Set<number>();
+  /** piece number → how many more requests get wrong bytes */
+  const corrupt = new Map<number, number>();
   const dieMid = new Set<number>();
   let silent = false;
   const held: number[] = [];
@@ -123,7 +125,9 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
         createdAtSeconds: BigInt(Math.floor(Date.now() / 1000)),
       };
       let data = truth;
-      if (corrupt.has(n) && length > 0) {
+      const corruptLeft = corrupt.get(n) ?? 0;
+      if (corruptLeft > 0 && length > 0) {
+        corrupt.set(n, corruptLeft - 1);
         data = Buffer.from(truth);
         data[0] = data[0]! ^ 0xff;
       }
@@ -263,9 +267,9 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
       for (let n = 0; n < pieceCount; n++) have.add(n);
       notify();
     },
-    corruptPiece(n) {
+    corruptPiece(n, times = Infinity) {
       checkPiece(n);
-      corrupt.add(n);
+      corrupt.set(n, times);
     },
     dieMidPiece(n) {
       checkPiece(n);

@@ -162,6 +162,26 @@ export class FakeScheduler {
     return this.proxy.connectionCount();
   }
 
+  /**
+   * The cluster already knows `taskId` from an older version of the object, `contentLength`
+   * bytes long: as in Go, a later register does not change an existing task's size, and
+   * candidate parents carry it in their Task.
+   */
+  knowTask(taskId: string, contentLength: number, pieceLength: number): void {
+    const now = new Date();
+    this.tasks.set(taskId, {
+      id: taskId,
+      type: 0,
+      url: "",
+      contentLength: BigInt(contentLength),
+      pieceLength: BigInt(pieceLength),
+      pieceCount: Math.ceil(contentLength / pieceLength),
+      state: "Succeeded",
+      createdAt: now,
+      updatedAt: now,
+    });
+  }
+
   /** Nothing listens on the address any more (connect refused); open connections are reset. */
   async refuse(): Promise<void> {
     await this.proxy.refuse();
