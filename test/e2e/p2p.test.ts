@@ -220,15 +220,16 @@ describe("dfget P2P engine against the fake cluster", () => {
   test("a corrupt piece is caught and fetched from the other parent", () => badParentCase((a, n) => a.corruptPiece(n)));
   test("a parent that dies mid-piece: the piece comes from the other parent", () => badParentCase((a, n) => a.dieMidPiece(n)));
 
-  test("the only parent sends a corrupt piece: caught, then the origin through the scheduler", async () => {
+  test("the only parent always sends a corrupt piece: caught, asked once more after a backoff (--retry 1), then the origin through the scheduler", async () => {
     const r = await rig();
     const parent = await r.addParent();
     parent.corruptPiece(3);
-    const run = await r.run();
+    const run = await r.run(["--retry", "1"]);
     await assertDownloaded(r, run);
     const { peerId, cases } = onlyConversation(r);
     const failures = r.order[0]!.streamMessages(peerId).flatMap((m) => (m.request?.$case === "downloadPieceFailedRequest" ? [m.request.value] : []));
-    assert.deepEqual(failures.map((f) => [f.pieceNumber, f.parentId, f.temporary]), [[3, parent.peerId, true]]);
+    assert.deepEqual(failures.map((f) => [f.pieceNumber, f.parentId, f.temporary]), [[3, parent.peerId, true], [3, parent.peerId, true]]);
+    assert.deepEqual(parent.piecesServed().filter((n) => n === 3), [3, 3]);
     assert.ok(cases.includes("reschedulePeerRequest"), cases.join(" "));
     assert.ok(cases.includes("downloadPeerBackToSourceStartedRequest"), cases.join(" "));
     assert.deepEqual(reportedPieces(r.order[0]!, peerId).filter((n) => n === 3), [3]);

@@ -94,6 +94,23 @@ describe("AnnounceConversation", () => {
     assert.deepEqual(endOf(c.handle({ type: "closed" })), { kind: "gave-up", detail: "faulty answer: EmptyTask for a 9437184-byte object" });
   });
 
+  test("parents whose task is another size hold another version: recorded, no parent asked, gave-up", () => {
+    const c = conversation({ contentLength: 100 });
+    c.start();
+    const other = [{ id: "parent-1", task: { contentLength: 2n ** 64n - 1n } } as Peer, { id: "parent-2", task: { contentLength: 99n } } as Peer];
+    const commands = c.handle(normal(other));
+    assert.deepEqual(kinds(commands), ["otherVersion", "send downloadPeerFailedRequest", "clearScheduleTimer", "halfClose", "armFinalWait"]);
+    assert.deepEqual(commands[0], { kind: "otherVersion", mismatch: { kind: "length", origin: 100, parents: 99, parentId: "parent-2" } });
+    assert.deepEqual(endOf(c.handle({ type: "closed" })), { kind: "gave-up", detail: "the cluster holds another version of this URL: the origin's object is 100 bytes but the parents' task (parent parent-2) is 99 bytes" });
+  });
+
+  test("parents whose task size is unknown (2^64-1), 0 or the origin's are believed", () => {
+    const c = conversation({ contentLength: 100 });
+    c.start();
+    const same = [{ id: "a", task: { contentLength: 2n ** 64n - 1n } } as Peer, { id: "b", task: { contentLength: 0n } } as Peer, { id: "c", task: { contentLength: 100n } } as Peer];
+    assert.ok(kinds(c.handle(normal(same))).includes("fetchFromParents"));
+  });
+
   test("NeedBackToSource with back-to-source disabled: no origin loop, gave-up", () => {
     const c = conversation({ disableBackToSource: true });
     c.start();

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { fetchRestFromOrigin } from "../../src/engine/origin-pieces.js";
 import type { OriginTransport } from "../../src/engine/parts.js";
 import { PieceLedger } from "../../src/engine/piece-ledger.js";
-import { OriginHttpError } from "../../src/errors.js";
+import { OriginHttpError, exitCodeOf } from "../../src/errors.js";
 import { RangeNotSupportedError } from "../../src/transport/origin.js";
 
 const URL = "http://origin.test/f";
@@ -109,5 +109,67 @@ describe("fetchRestFromOrigin", () => {
       throw new RangeNotSupportedError("origin ignored the Range header");
     });
     await assert.rejects(fetchRestFromOrigin({ ledger, origin: ignoring, url: URL, concurrency: 1, signal: new AbortController().signal }), (err: unknown) => (err as RangeNotSupportedError).code === "ERR_RANGE_NOT_SUPPORTED");
+  });
+});
+
+/** Piece 0 finished from parent "p" with `digest`; the rest missing. */
+function withParentPiece(pieces: number, digest: string): PieceLedger {
+  const { ledger } = ledgerOf(pieces);
+  assert.equal(ledger.claim(0), true);
+  ledger.markFinished({ number: 0, digest, source: "parent", parentId: "p", costMs: 0, createdAt: new Date(0) });
+  return ledger;
+}
+
+// crc32 of four bytes of 0 (piece 0 from recordingOrigin) is crc32:558161692.
+describe("fetchRestFromOrigin and the parents' version", () => {
+  const signal = new AbortController().signal;
+
+  test("a mixed run with no parent crc32 to compare fetches one parent piece again, hashed only: same version, kept", async () => {
+    const ledger = withParentPiece(2, "crc32:558161692");
+    const { transport, ranges } = recordingOrigin();
+    await fetchRestFromOrigin({ ledger, origin: transport, url: URL, concurrency: 2, signal });
+    assert.deepEqual(ranges, [[4, 4], [0, 4]]);
+    assert.equal(ledger.versions.compared, 1);
+    assert.deepEqual(ledger.counts(), { total: 2, fromParents: 1, fromSource: 1, reused: 0 });
+  });
+
+  test("... another version: the parents' pieces are dropped and fetched from the origin", async () => {
+    const ledger = withParentPiece(2, "crc32:1");
+    const { transport, ranges } = recordingOrigin();
+    const dropped: number[] = [];
+    ledger.on("unfinished", (n) => dropped.push(n));
+    await fetchRestFromOrigin({ ledger, origin: transport, url: URL, concurrency: 2, signal });
+    assert.deepEqual(ranges, [[4, 4], [0, 4], [0, 4]]);
+    assert.deepEqual(dropped, [0]);
+    assert.deepEqual(ledger.versions.mismatch, { kind: "crc32", piece: 0, origin: "crc32:558161692", parent: "crc32:1", parentId: "p" });
+    assert.deepEqual(ledger.counts(), { total: 2, fromParents: 0, fromSource: 2, reused: 0 });
+    assert.equal(ledger.finishedPiece(0)!.digest, "crc32:558161692");
+  });
+
+  test("an origin piece a parent announced another crc32 for: compared on the way, no extra piece", async () => {
+    const ledger = withParentPiece(2, "crc32:1");
+    ledger.versions.announce(1, "p", "crc32:9");
+    const { transport, ranges } = recordingOrigin();
+    await fetchRestFromOrigin({ ledger, origin: transport, url: URL, concurrency: 1, signal });
+    assert.deepEqual(ranges, [[4, 4], [0, 4]]);
+    assert.equal(ledger.versions.mismatch?.kind, "crc32");
+    assert.deepEqual(ledger.counts(), { total: 2, fromParents: 0, fromSource: 2, reused: 0 });
+  });
+
+  test("a parent piece already written to stdout cannot be dropped: exit 18, nothing refetched", async () => {
+    const ledger = withParentPiece(2, "crc32:1");
+    ledger.markDelivered(0);
+    const { transport, ranges } = recordingOrigin();
+    await assert.rejects(fetchRestFromOrigin({ ledger, origin: transport, url: URL, concurrency: 2, signal }), (err: unknown) => exitCodeOf(err) === 18 && /already written to stdout/.test(String(err)));
+    assert.deepEqual(ranges, [[4, 4], [0, 4]]);
+  });
+
+  test("another version recorded before the loop (the parents' task size): their pieces are dropped first", async () => {
+    const ledger = withParentPiece(2, "crc32:558161692");
+    ledger.versions.distrust({ kind: "length", origin: 8, parents: 7, parentId: "p" });
+    const { transport, ranges } = recordingOrigin();
+    await fetchRestFromOrigin({ ledger, origin: transport, url: URL, concurrency: 1, signal });
+    assert.deepEqual(ranges, [[0, 4], [4, 4]]);
+    assert.deepEqual(ledger.counts(), { total: 2, fromParents: 0, fromSource: 2, reused: 0 });
   });
 });
