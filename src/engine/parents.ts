@@ -259,9 +259,10 @@ export class ParentFetcher {
     if (code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EHOSTUNREACH") link.dead = true;
     // A silent or dripping parent is dropped (curl's low-speed rule), not asked for more.
     if (err instanceof TimeoutError && err.phase !== "run") link.dead = true;
-    // Our own abort or a local write error is not the parent's fault: no try is spent.
+    // Our own abort or a local write error is not the parent's fault: no try is spent, and
+    // no parent gets the piece again (a write error would only repeat at once).
     const parentsFault = !this.opts.signal?.aborted && code !== "ERR_WRITE";
-    let delayMs: number | undefined = 0;
+    let delayMs: number | undefined;
     if (parentsFault) {
       const decision = this.opts.ledger.retry.onFailure(n, err, true);
       delayMs = decision.retry ? decision.delayMs : undefined;
