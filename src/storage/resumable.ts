@@ -113,8 +113,7 @@ export class ResumablePartial {
   /** A piece no longer counts (its bytes turned out to be another version): out of the record. */
   unfinished(number: number): void {
     if (!this.identity || !this.paths || this.closed || !this.pieces.delete(number)) return;
-    this.dirty = true;
-    this.saving ??= this.flush();
+    this.save();
   }
 
   /** Success: move the file into place, remove the record, unlock. */

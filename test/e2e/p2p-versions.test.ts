@@ -104,7 +104,7 @@ describe("the cluster holds another version", () => {
 
   test("the parents' task is another size: no parent byte, everything from the origin, exit 0", async () => {
     const r = await rig();
-    r.order[0]!.knowTask(r.taskId, SHORT_OLD.length, PIECE_LENGTH);
+    r.order[0]!.knowTask({ id: r.taskId, url: r.url, contentLength: SHORT_OLD.length, pieceLength: PIECE_LENGTH });
     const parent = await r.addParent("all", SHORT_OLD);
     const run = await r.run();
     assert.equal(run.code, 0, run.stderr);
@@ -116,7 +116,7 @@ describe("the cluster holds another version", () => {
 
   test("the same with --disable-back-to-source: exit 18, not one origin GET, no file", async () => {
     const r = await rig();
-    r.order[0]!.knowTask(r.taskId, SHORT_OLD.length, PIECE_LENGTH);
+    r.order[0]!.knowTask({ id: r.taskId, url: r.url, contentLength: SHORT_OLD.length, pieceLength: PIECE_LENGTH });
     const parent = await r.addParent("all", SHORT_OLD);
     const run = await r.run(["--disable-back-to-source"]);
     assert.equal(run.code, 18, run.stderr);

@@ -136,7 +136,8 @@ export class FakeScheduler {
   /**
    * The task as an earlier peer's download left it: its size known from that peer's
    * register (actual_content_length), Succeeded. StatTask then answers it, and a register
-   * for it keeps this size whatever the new peer sends.
+   * for it keeps this size whatever the new peer sends (as in Go); candidate parents carry
+   * it in their Task — an older version of the object when the size differs.
    */
   knowTask(task: { id: string; url: string; contentLength: number; pieceLength: number }): void {
     const now = new Date();
@@ -160,26 +161,6 @@ export class FakeScheduler {
 
   connectionCount(): number {
     return this.proxy.connectionCount();
-  }
-
-  /**
-   * The cluster already knows `taskId` from an older version of the object, `contentLength`
-   * bytes long: as in Go, a later register does not change an existing task's size, and
-   * candidate parents carry it in their Task.
-   */
-  knowTask(taskId: string, contentLength: number, pieceLength: number): void {
-    const now = new Date();
-    this.tasks.set(taskId, {
-      id: taskId,
-      type: 0,
-      url: "",
-      contentLength: BigInt(contentLength),
-      pieceLength: BigInt(pieceLength),
-      pieceCount: Math.ceil(contentLength / pieceLength),
-      state: "Succeeded",
-      createdAt: now,
-      updatedAt: now,
-    });
   }
 
   /** Nothing listens on the address any more (connect refused); open connections are reset. */
