@@ -8,7 +8,6 @@ import { dirname } from "node:path";
 import type { RunConfig } from "../config/types.js";
 import { ExitCode, UsageError, WriteError, exitCodeOf, messageOf } from "../errors.js";
 import { isS3Url, refuseUnsupportedObjectStorage } from "../transport/s3-location.js";
-import { s3ClientFor } from "../transport/s3-origin.js";
 import { includeFilter } from "./batch-glob.js";
 import { parseInputList, readInputList } from "./batch-input.js";
 import { planBatch, type BatchEntry, type BatchSource } from "./batch-plan.js";
@@ -56,6 +55,8 @@ async function gatherSources(config: RunConfig, version: string, signal: AbortSi
   const sources: BatchSource[] = [];
   if (config.recursive) {
     const include = includeFilter(config.includeFiles);
+    // The S3 side (signer, XML parser) is loaded only when a prefix is listed.
+    const { s3ClientFor } = await import("../transport/s3-origin.js");
     const client = s3ClientFor(config, version);
     try {
       for (const url of config.urls) {
@@ -149,7 +150,7 @@ async function downloadAll(
   } finally {
     progress.stop();
     await shared.close();
-    await s3?.close().catch(() => undefined);
+    await s3?.then((client) => client.close()).catch(() => undefined);
   }
 }
 
@@ -183,8 +184,8 @@ async function runOneFile(entry: BatchEntry, runSignal: AbortSignal, ctx: FileRu
     await mkdir(dirname(entry.output), { recursive: true }).catch((err: unknown) => {
       throw new WriteError(`cannot create ${dirname(entry.output)}: ${messageOf(err)}`, { cause: err });
     });
-    const own = isS3Url(cfg.url) ? undefined : originFor(cfg, ctx.version);
-    const parts = runPartsFor(cfg, ctx.version, ctx.shared, own ?? ctx.s3(cfg));
+    const own = isS3Url(cfg.url) ? undefined : await originFor(cfg, ctx.version);
+    const parts = runPartsFor(cfg, ctx.shared, own ?? (await ctx.s3(cfg)));
     const run = new DownloadRun(parts);
     ctx.progress.follow(entry, run);
     ctx.running.add(run);

@@ -12,7 +12,6 @@ import type { RunParts } from "../engine/parts.js";
 import { NoSchedulerError } from "../errors.js";
 import { OriginClient } from "../transport/origin.js";
 import { isS3Url } from "../transport/s3-location.js";
-import { s3ClientFor } from "../transport/s3-origin.js";
 import type { S3Client } from "../transport/s3.js";
 
 /** The parts of a run that only a cluster needs. */
@@ -38,9 +37,12 @@ export async function processPartsFor(config: RunConfig, version: string, clock:
   return clusterProcessParts(config, version, clock);
 }
 
-/** The back-to-source client for a run's URL: S3 (signed) for s3://, HTTP otherwise. */
-export function originFor(config: RunConfig, version: string): OriginClient | S3Client {
-  if (isS3Url(config.url)) return s3ClientFor(config, version);
+/**
+ * The back-to-source client for a run's URL: S3 (signed) for s3://, HTTP otherwise. The
+ * S3 side (the AWS signer, the XML parser) is imported only for an s3:// URL.
+ */
+export async function originFor(config: RunConfig, version: string): Promise<OriginClient | S3Client> {
+  if (isS3Url(config.url)) return (await import("../transport/s3-origin.js")).s3ClientFor(config, version);
   return new OriginClient({
     headers: config.headers,
     connectTimeoutMs: config.scheduler.connectTimeoutMs,
@@ -52,10 +54,11 @@ export function originFor(config: RunConfig, version: string): OriginClient | S3
 }
 
 /**
- * One run's parts; the caller closes `origin` after the run. A batch passes one origin
- * client for all its files (its connections are reused), and closes it at the end.
+ * One run's parts around its origin client (originFor); the caller closes `origin` after
+ * the run. A batch passes one S3 client for all its s3:// files (its connections are
+ * reused), and closes it at the end.
  */
-export function runPartsFor(config: RunConfig, version: string, shared: ProcessParts, origin?: OriginClient | S3Client): RunParts & { origin: OriginClient | S3Client } {
+export function runPartsFor(config: RunConfig, shared: ProcessParts, origin: OriginClient | S3Client): RunParts & { origin: OriginClient | S3Client } {
   const deadline = shared.clock.now() + config.timeoutMs;
   return {
     config,
@@ -63,7 +66,7 @@ export function runPartsFor(config: RunConfig, version: string, shared: ProcessP
     timer: systemTimer,
     deadline,
     ...shared.clusterParts(config, deadline),
-    origin: origin ?? originFor(config, version),
+    origin,
   };
 }
 

@@ -7,7 +7,6 @@ import { systemClock } from "../clock.js";
 import type { RunConfig } from "../config/types.js";
 import { OriginClient } from "../transport/origin.js";
 import { isS3Url } from "../transport/s3-location.js";
-import { s3ClientFor } from "../transport/s3-origin.js";
 import { pieceCount, pieceLengthFor } from "../task/piece-plan.js";
 import { taskIdOf } from "../task/task-id.js";
 import { CooldownLedger } from "../switching/cooldown.js";
@@ -49,7 +48,8 @@ async function planWithExtras(config: RunConfig, version: string, warn: (m: stri
   });
   let contentLength: number | null = null;
   if (config.pieceLength === undefined) {
-    const origin = isS3Url(config.url) ? s3ClientFor(config, version) : new OriginClient({
+    // The S3 side (signer, XML parser) is loaded only for an s3:// URL.
+    const origin = isS3Url(config.url) ? (await import("../transport/s3-origin.js")).s3ClientFor(config, version) : new OriginClient({
       headers: config.headers,
       connectTimeoutMs: config.scheduler.connectTimeoutMs,
       readTimeoutMs: config.download.pieceTimeoutMs,

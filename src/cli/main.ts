@@ -1,12 +1,13 @@
 // The dfget command: parse, run one download (or a dry run), render, summarise, and
 // map whatever happened to an exit code. The only module that decides exit codes.
-// Heavy modules (gRPC, undici, yargs) are imported only on the path that needs them:
-// `dfget --version` in a script loop should cost little more than starting node.
+// Heavy modules (gRPC, undici, yargs, the S3 signer) are imported only on the path that
+// needs them: `dfget --version` in a script loop should cost little more than starting node.
 import { createRequire } from "node:module";
 import { ExitCode, WriteError, UsageError, exitCodeOf } from "../errors.js";
 import type { RunConfig } from "../config/types.js";
 import { ERROR_PREFIX, userMessage } from "./error-text.js";
 import { abortOnSignals } from "./signals.js";
+import { quickAnswer } from "./quick-answer.js";
 import type { RunResult } from "../engine/result.js";
 import type { Renderer } from "./render.js";
 
@@ -18,8 +19,14 @@ export function packageVersion(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const version = packageVersion();
-  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+  // Answered without loading the option parser (yargs): see quick-answer.ts.
+  const quick = quickAnswer(argv);
+  if (quick === "version") {
     process.stdout.write(`dfget ${version}\n`);
+    return ExitCode.ok;
+  }
+  if (quick === "help") {
+    process.stdout.write((await import("./help.js")).helpText());
     return ExitCode.ok;
   }
   let config: RunConfig;
@@ -65,7 +72,7 @@ async function dryRun(config: RunConfig, version: string, renderer: Renderer): P
 
 /** One download: wire its parts, run it under the run's signal, print the summary. */
 async function download(config: RunConfig, version: string, renderer: Renderer): Promise<number> {
-  const [{ DownloadRun }, { buildSummary }, { processPartsFor, runPartsFor }] = await Promise.all([
+  const [{ DownloadRun }, { buildSummary }, { originFor, processPartsFor, runPartsFor }] = await Promise.all([
     import("../engine/run.js"),
     import("./summary.js"),
     import("./compose.js"),
@@ -73,7 +80,7 @@ async function download(config: RunConfig, version: string, renderer: Renderer):
   const shared = await processPartsFor(config, version);
   let parts: ReturnType<typeof runPartsFor>;
   try {
-    parts = runPartsFor(config, version, shared);
+    parts = runPartsFor(config, shared, await originFor(config, version));
   } catch (err) {
     renderer.error(userMessage(err));
     return exitCodeOf(err);

@@ -31,6 +31,7 @@ import {
 } from "./option-values.js";
 import { DFDAEMON_ONLY_MESSAGE, OPTIONS } from "./options-table.js";
 import { probePath, resolveOutputPath, type ProbePath } from "./output-path.js";
+import { quickAnswer } from "./quick-answer.js";
 import { closest } from "./suggest.js";
 import { checkBatchLimits, FlagReader, isBatch, Layers, resolveSources, resolveStorage } from "./option-sources.js";
 
@@ -57,11 +58,12 @@ const COLOR_MODES: readonly ColorMode[] = ["auto", "always", "never"];
 const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error"];
 
 export async function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, opts: CommandLineOptions): Promise<CommandLineResult> {
+  // Answered before validation, so `dfget --bogus --help` still shows help.
+  const quick = quickAnswer(argv);
+  if (quick === "help") return { kind: "help", text: helpText() };
+  if (quick === "version") return { kind: "version", text: `dfget ${opts.version}` };
   const parser = buildParser(argv);
   const options = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
-  // Answered before validation, so `dfget --bogus --help` still shows help.
-  if (options.includes("--help") || options.includes("-h")) return { kind: "help", text: helpText() };
-  if (options.includes("--version") || options.includes("-V")) return { kind: "version", text: `dfget ${opts.version}` };
   rejectCurlOutputFlag(options);
   rejectBooleanWithValue(options);
 

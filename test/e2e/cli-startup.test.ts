@@ -68,7 +68,7 @@ async function downloadRecorded(extraArgs: string[]): Promise<Recorded & { out: 
 const loads = (modules: string[], pkg: string): boolean => modules.some((m) => m.startsWith(`node_modules/${pkg}/`) || m.includes(`/node_modules/${pkg}/`));
 
 describe("start-up loads only what the run uses", () => {
-  test("a direct download (no cluster) loads neither gRPC nor the progress bar", async () => {
+  test("a direct download (no cluster) loads neither gRPC, nor the S3 signer, nor the progress bar", async () => {
     const run = await downloadRecorded([]);
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(await readFile(run.out), ONE_BYTE);
@@ -76,6 +76,8 @@ describe("start-up loads only what the run uses", () => {
     assert.ok(loads(run.modules, "undici"), "the recorder saw the origin client (undici)");
     assert.equal(loads(run.modules, "@grpc/grpc-js"), false, "grpc-js not loaded");
     assert.equal(loads(run.modules, "@bufbuild/protobuf"), false, "protobuf not loaded");
+    assert.equal(loads(run.modules, "@smithy/signature-v4"), false, "the S3 signer not loaded for http://");
+    assert.equal(loads(run.modules, "fast-xml-parser"), false, "the S3 XML parser not loaded for http://");
     assert.equal(loads(run.modules, "cli-progress"), false, "cli-progress not loaded on a pipe");
   });
 
@@ -84,6 +86,15 @@ describe("start-up loads only what the run uses", () => {
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(await readFile(run.out), ONE_BYTE);
     assert.ok(loads(run.modules, "@grpc/grpc-js"), "grpc-js loaded for a cluster run");
+  });
+
+  test("--help loads no argument parser (yargs) and no download machinery", async () => {
+    const run = await runRecorded(["--help"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^Usage:/);
+    assert.ok(run.modules.includes("dist/cli/help.js"), "the recorder saw the help text module");
+    assert.equal(loads(run.modules, "yargs"), false, "yargs not loaded for --help");
+    assert.equal(loads(run.modules, "undici"), false, "undici not loaded for --help");
   });
 
   test("a download parses its options with yargs (the recorder sees it)", async () => {
