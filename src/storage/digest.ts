@@ -4,7 +4,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { crc32 } from "@node-rs/crc32";
-import { createBLAKE3, type IHasher } from "hash-wasm";
+import type { IHasher } from "hash-wasm";
 import { UsageError } from "../errors.js";
 
 export type DigestAlgorithm = "sha256" | "sha512" | "crc32" | "blake3";
@@ -99,7 +99,11 @@ class Blake3StreamHasher implements Hasher {
   }
 }
 
-/** An incremental hasher; async because blake3's WebAssembly module loads on first use. */
+/**
+ * An incremental hasher; async because blake3's WebAssembly module loads on first use.
+ * hash-wasm (~270 KB of source, every algorithm's module inline) is imported only then:
+ * compiling it cost every run's start-up, --digest or not.
+ */
 export async function createHasher(algorithm: DigestAlgorithm): Promise<Hasher> {
   switch (algorithm) {
     case "sha256":
@@ -108,7 +112,7 @@ export async function createHasher(algorithm: DigestAlgorithm): Promise<Hasher> 
     case "crc32":
       return new Crc32Hasher();
     case "blake3":
-      return new Blake3StreamHasher(await createBLAKE3());
+      return new Blake3StreamHasher(await (await import("hash-wasm")).createBLAKE3());
   }
 }
 

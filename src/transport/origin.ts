@@ -8,7 +8,7 @@
 // against it and against the first HEAD's size — so two versions are never spliced.
 // Every GET body is watched by curl's low-speed rule (low-speed.ts). Error mapping:
 // origin-errors.ts.
-import { Agent } from "undici";
+import { Agent } from "./undici-agent.js";
 import { rangeToBuffer } from "./range-buffer.js";
 import { redactUrl } from "../net/redact.js";
 export { redactUrl };

@@ -10,7 +10,7 @@
 //   ObjectChangedError naming both ETags).
 //   Connect refused/DNS → 7; deadlines → 28; body cut short → 18.
 // Secrets: nothing here prints a header, and messages name only bucket, key and endpoint.
-import { Agent } from "undici";
+import { Agent } from "./undici-agent.js";
 import { rangeToBuffer } from "./range-buffer.js";
 import type { Dispatcher } from "undici";
 import {
