@@ -3,7 +3,7 @@
 // CRC-32/IEEE, the zlib polynomial), since they are compared as strings.
 import { createHash, type Hash } from "node:crypto";
 import { open } from "node:fs/promises";
-import { crc32 } from "@node-rs/crc32";
+import { crc32 } from "./crc32.js";
 import type { IHasher } from "hash-wasm";
 import { UsageError } from "../errors.js";
 

@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { open, readFile, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { crc32 } from "@node-rs/crc32";
+import { crc32 } from "./crc32.js";
 import { DfgetError, ExitCode } from "../errors.js";
 
 export const RECORD_VERSION = 1;

@@ -1,7 +1,7 @@
 // Fetches one piece from a parent's vortex TCP server (client reference §5.2): one TCP
 // connection per request, as the Rust server answers one request and closes.
 import { connect, type Socket } from "node:net";
-import { crc32 } from "@node-rs/crc32";
+import { crc32 } from "../storage/crc32.js";
 import { DfgetError, TimeoutError } from "../errors.js";
 import { formatHostPort } from "../net/address.js";
 import { LowSpeedWatchdog, type WatchdogTimers } from "./low-speed.js";
