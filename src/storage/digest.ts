@@ -4,7 +4,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { crc32 } from "./crc32.js";
-import type { IHasher } from "hash-wasm";
+import type { IHasher } from "./blake3.js";
 import { UsageError } from "../errors.js";
 
 export type DigestAlgorithm = "sha256" | "sha512" | "crc32" | "blake3";
@@ -87,8 +87,7 @@ class Crc32Hasher implements Hasher {
   }
 }
 
-// blake3 through hash-wasm (WebAssembly): the native @napi-rs/blake-hash publishes
-// optional platform packages at versions that do not exist, which breaks `npm ci`.
+// blake3: see blake3.ts.
 class Blake3StreamHasher implements Hasher {
   constructor(private readonly hash: IHasher) {}
   update(buf: Buffer): void {
@@ -100,9 +99,8 @@ class Blake3StreamHasher implements Hasher {
 }
 
 /**
- * An incremental hasher; async because blake3's WebAssembly module loads on first use.
- * hash-wasm (~270 KB of source, every algorithm's module inline) is imported only then:
- * compiling it cost every run's start-up, --digest or not.
+ * An incremental hasher; async because blake3's WebAssembly module loads on first use
+ * (and its code is imported only then: compiling it cost every run's start-up).
  */
 export async function createHasher(algorithm: DigestAlgorithm): Promise<Hasher> {
   switch (algorithm) {
@@ -112,7 +110,7 @@ export async function createHasher(algorithm: DigestAlgorithm): Promise<Hasher> 
     case "crc32":
       return new Crc32Hasher();
     case "blake3":
-      return new Blake3StreamHasher(await (await import("hash-wasm")).createBLAKE3());
+      return new Blake3StreamHasher(await (await import("./blake3.js")).createBlake3Hash());
   }
 }
 

@@ -1,6 +1,6 @@
 // Start-up cost (issue 12 item 5): a direct download with no scheduler or manager must not
-// load gRPC or the S3 signer, a run on a pipe must not load the progress bar, and --help
-// must not load yargs. A preload (test/support/loaded-modules.mjs) records the modules
+// load gRPC, the S3 signer, blake3 or undici's index, a run on a pipe must not load the
+// progress bar, and --help must not load yargs. A preload (test/support/loaded-modules.mjs) records the modules
 // the built CLI loaded: the bundle's chunks (ES modules) and what it require()s. The
 // chunks are mapped back to the source modules they hold with the bundle's metafile
 // (dist/bundle/meta.json), so the checks name packages, not chunk hashes. A run with a
@@ -79,6 +79,9 @@ describe("start-up loads only what the run uses", () => {
     assert.equal(loads(run.modules, "@smithy/signature-v4"), false, "the S3 signer not loaded for http://");
     assert.equal(loads(run.modules, "fast-xml-parser"), false, "the S3 XML parser not loaded for http://");
     assert.equal(loads(run.modules, "cli-progress"), false, "cli-progress not loaded on a pipe");
+    assert.equal(loads(run.modules, "hash-wasm"), false, "hash-wasm (blake3) not loaded without --digest blake3");
+    assert.equal(run.modules.includes("node_modules/undici/index.js"), false, "undici's index (fetch, WebSocket…) not loaded");
+    assert.ok(run.modules.includes("node_modules/undici/lib/dispatcher/agent.js"), "undici's Agent loaded");
   });
 
   test("with a scheduler configured gRPC is loaded (the recorder sees it)", async () => {
