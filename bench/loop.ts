@@ -34,7 +34,8 @@ export async function interleaved(contenders: readonly Contender[], options: Loo
       await contender.after?.(sample, round);
       if (round >= 0) kept.get(contender.label)!.push(sample);
       const rss = sample.peakRssKiB === undefined ? "" : `, ${(sample.peakRssKiB / 1024).toFixed(0)} MiB RSS`;
-      options.log(`${round < 0 ? "warm-up" : `run ${round + 1}/${options.runs}`} ${contender.label}: ${sample.wallMs.toFixed(0)} ms${rss}`);
+      const cpu = sample.cpuMs === undefined ? "" : `, ${sample.cpuMs} ms CPU`;
+      options.log(`${round < 0 ? "warm-up" : `run ${round + 1}/${options.runs}`} ${contender.label}: ${sample.wallMs.toFixed(0)} ms${cpu}${rss}`);
     }
   }
   return kept;
@@ -43,6 +44,9 @@ export async function interleaved(contenders: readonly Contender[], options: Loo
 export const wallsOf = (samples: readonly Sample[]): number[] => samples.map((s) => s.wallMs);
 export const rssOf = (samples: readonly Sample[]): number[] =>
   samples.map((s) => s.peakRssKiB).filter((v): v is number => v !== undefined);
+/** User + system CPU per run in ms (GNU time); empty without it. */
+export const cpuOf = (samples: readonly Sample[]): number[] =>
+  samples.map((s) => s.cpuMs).filter((v): v is number => v !== undefined);
 
 /** A directory for one figure's outputs. */
 export async function ensureDir(path: string): Promise<string> {

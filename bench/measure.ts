@@ -1,7 +1,7 @@
 // Runs one command as a child process and measures it: wall time from this process's
 // monotonic clock around spawn → exit (10 ms resolution of `time %e` is too coarse for
-// start-up figures), and peak RSS from GNU time (`/usr/bin/time -f %M`, KiB), which
-// reads the child's rusage. Every run has a deadline; a run past it is killed with its
+// start-up figures), and peak RSS and CPU time from GNU time (`/usr/bin/time -f '%M %U %S'`),
+// which reads the child's rusage. Every run has a deadline; a run past it is killed with its
 // whole process group, so a hung download cannot hang the bench.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -41,6 +41,8 @@ export interface Sample {
   wallMs: number;
   /** Peak resident set of the measured command in KiB; undefined without GNU time. */
   peakRssKiB: number | undefined;
+  /** User + system CPU time of the measured command in ms (10 ms resolution); undefined without GNU time. */
+  cpuMs: number | undefined;
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
@@ -81,10 +83,10 @@ export async function measure(spec: CommandSpec): Promise<Sample> {
   const timeDir = hasGnuTime() ? await mkdtemp(join(tmpdir(), "dfget-bench-time-")) : undefined;
   const timeFile = timeDir === undefined ? undefined : join(timeDir, "time.txt");
   const [file, args] =
-    timeFile === undefined ? [spec.file, [...spec.args]] : [GNU_TIME, ["-f", "%e %M", "-o", timeFile, spec.file, ...spec.args]];
+    timeFile === undefined ? [spec.file, [...spec.args]] : [GNU_TIME, ["-f", "%e %M %U %S", "-o", timeFile, spec.file, ...spec.args]];
   try {
     const started = process.hrtime.bigint();
-    const result = await new Promise<Omit<Sample, "label" | "wallMs" | "peakRssKiB">>((resolve, reject) => {
+    const result = await new Promise<Omit<Sample, "label" | "wallMs" | "peakRssKiB" | "cpuMs">>((resolve, reject) => {
       const child = spawn(file, args, { cwd: spec.cwd, env: cleanEnv(spec.env), stdio: ["ignore", "pipe", "pipe"], detached: true });
       if (child.pid !== undefined) running.add(child.pid);
       const out: Buffer[] = [];
@@ -128,8 +130,8 @@ export async function measure(spec: CommandSpec): Promise<Sample> {
       });
     });
     const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-    const peakRssKiB = timeFile === undefined ? undefined : await readPeakRss(timeFile);
-    return { label: spec.label, wallMs, peakRssKiB, ...result };
+    const usage = timeFile === undefined ? undefined : await readUsage(timeFile);
+    return { label: spec.label, wallMs, peakRssKiB: usage?.peakRssKiB, cpuMs: usage?.cpuMs, ...result };
   } finally {
     if (timeDir !== undefined) await rm(timeDir, { recursive: true, force: true });
   }
@@ -143,7 +145,7 @@ export async function measureOk(spec: CommandSpec): Promise<Sample> {
 }
 
 /** GNU time writes "Command exited with non-zero status N" before the format line on failure. */
-async function readPeakRss(path: string): Promise<number | undefined> {
+async function readUsage(path: string): Promise<{ peakRssKiB: number; cpuMs: number } | undefined> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -151,6 +153,7 @@ async function readPeakRss(path: string): Promise<number | undefined> {
     return undefined;
   }
   const last = text.trim().split("\n").pop() ?? "";
-  const match = /^([\d.]+) (\d+)$/.exec(last.trim());
-  return match ? Number(match[2]) : undefined;
+  const match = /^([\d.]+) (\d+) ([\d.]+) ([\d.]+)$/.exec(last.trim());
+  if (!match) return undefined;
+  return { peakRssKiB: Number(match[2]), cpuMs: Math.round((Number(match[3]) + Number(match[4])) * 1000) };
 }

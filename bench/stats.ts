@@ -65,6 +65,20 @@ export function fmtRatio(s: Spread): string {
   return fmtRange(s, (r) => r.toFixed(2), "×");
 }
 
+/**
+ * Every round's value in round order, e.g. "0.86, 0.91, 0.88", so a reader sees the spread
+ * and any trend that a median and a range hide. "—" when there is none.
+ */
+export function fmtRounds(values: readonly number[], digits = 2): string {
+  const finite = values.filter((v) => Number.isFinite(v));
+  return finite.length === 0 ? "—" : finite.map((v) => v.toFixed(digits)).join(", ");
+}
+
+/** CPU time (user + sys) in ms shown as seconds with 2 decimals (GNU time's resolution). */
+export function fmtCpu(s: Spread): string {
+  return fmtRange(s, (ms) => (ms / 1000).toFixed(2), " s");
+}
+
 /** KiB (as /usr/bin/time %M reports) shown in MiB. */
 export function fmtRssKiB(s: Spread): string {
   return fmtRange(s, (kib) => (kib / 1024).toFixed(0), " MiB");
