@@ -4,6 +4,7 @@
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
+import { fmtRatio, fmtRounds, spread } from "./stats.js";
 
 export interface Table {
   title: string;
@@ -19,6 +20,8 @@ export interface Goal {
   goal: string;
   measured: string;
   verdict: Verdict;
+  /** The value of every round behind `measured`, e.g. "0.86, 0.91, 0.88"; "" when not per round. */
+  rounds?: string;
 }
 
 export interface Results {
@@ -54,9 +57,23 @@ export function verdict(ok: boolean | undefined): Verdict {
 export function goalsTable(goals: readonly Goal[]): Table {
   return {
     title: "Goals (ratios and differences taken pair by pair in this run)",
-    headers: ["goal", "measured (median, min–max)", "verdict"],
-    rows: goals.map((g) => [g.goal, g.measured, g.verdict]),
+    headers: ["goal", "measured (median, min–max)", "each round", "verdict"],
+    rows: goals.map((g) => [g.goal, g.measured, g.rounds || "—", g.verdict]),
     notes: [],
+  };
+}
+
+/**
+ * A goal judged on the median of per-round ratios; `missing` is what `measured` says when
+ * there are none (a reference tool not installed, a figure that could not run).
+ */
+export function ratioGoal(goal: string, ratios: readonly number[], pass: (median: number) => boolean, missing: string): Goal {
+  const s = spread(ratios);
+  return {
+    goal,
+    measured: s.n > 0 ? fmtRatio(s) : missing,
+    verdict: verdict(s.n > 0 ? pass(s.median) : undefined),
+    rounds: fmtRounds(ratios),
   };
 }
 
