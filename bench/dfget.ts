@@ -16,16 +16,26 @@ export interface DfgetOptions {
   schedulers?: readonly string[];
   config?: string;
   extraArgs?: readonly string[];
+  /** PEM file of a CA to trust (an HTTPS origin with a bench-made certificate). */
+  caCert?: string;
   timeoutMs: number;
   label?: string;
 }
+
+/**
+ * dfget has no origin CA option (cli.md): it verifies HTTPS origins against node's store,
+ * which NODE_EXTRA_CA_CERTS extends — read by node at start-up, honoured by both undici and
+ * the lean range reader's tls.connect. The environment is otherwise the clean baseEnv().
+ */
+export const dfgetEnv = (caCert?: string): Record<string, string | undefined> =>
+  baseEnv(caCert === undefined ? {} : { NODE_EXTRA_CA_CERTS: caCert });
 
 export function dfgetDownload(o: DfgetOptions): CommandSpec {
   const args = [DFGET_BIN, o.url, "-O", o.output, "-q", "--json", "--state-dir", o.stateDir];
   if (o.schedulers !== undefined && o.schedulers.length > 0) args.push("--scheduler", o.schedulers.join(","));
   if (o.config !== undefined) args.push("--config", o.config);
   args.push(...(o.extraArgs ?? []));
-  return { label: o.label ?? "dfget", file: process.execPath, args, env: baseEnv(), cwd: REPO_ROOT, timeoutMs: o.timeoutMs };
+  return { label: o.label ?? "dfget", file: process.execPath, args, env: dfgetEnv(o.caCert), cwd: REPO_ROOT, timeoutMs: o.timeoutMs };
 }
 
 export function dfgetPlain(label: string, args: readonly string[], timeoutMs: number): CommandSpec {
@@ -36,8 +46,10 @@ export function nodeNoop(timeoutMs: number): CommandSpec {
   return { label: "node -e 0", file: process.execPath, args: ["-e", "0"], env: baseEnv(), cwd: REPO_ROOT, timeoutMs };
 }
 
-export function curlDownload(curl: string, url: string, output: string, timeoutMs: number): CommandSpec {
-  return { label: "curl -o", file: curl, args: ["-sS", "--fail", "-o", output, url], env: baseEnv(), timeoutMs };
+/** `caCert`: the CA of an HTTPS origin, given with --cacert (verification stays on). */
+export function curlDownload(curl: string, url: string, output: string, timeoutMs: number, caCert?: string): CommandSpec {
+  const ca = caCert === undefined ? [] : ["--cacert", caCert];
+  return { label: "curl -o", file: curl, args: ["-sS", "--fail", ...ca, "-o", output, url], env: baseEnv(), timeoutMs };
 }
 
 /**
@@ -45,11 +57,12 @@ export function curlDownload(curl: string, url: string, output: string, timeoutM
  * open only 5 connections. No preallocation (the default writes the file twice on
  * filesystems without fallocate support); no control file left behind on success.
  */
-export function aria2Download(aria2c: string, url: string, output: string, timeoutMs: number): CommandSpec {
+export function aria2Download(aria2c: string, url: string, output: string, timeoutMs: number, caCert?: string): CommandSpec {
   return {
     label: "aria2c -x8",
     file: aria2c,
     args: [
+      ...(caCert === undefined ? [] : [`--ca-certificate=${caCert}`]),
       "-x8",
       "-s8",
       "--file-allocation=none",

@@ -2,6 +2,8 @@
 // installed (a production-grade static server with sendfile, so the origin is never the
 // bottleneck), otherwise the fake origin of test/support (node:http, files in memory).
 // The files are written to a temp directory either way: nginx serves them from there.
+// With TLS material (bench/tls.ts) nginx also serves the same files over HTTPS on a second
+// port; the test origin has no HTTPS, so the HTTPS figure is skipped without nginx.
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import http from "node:http";
@@ -9,11 +11,22 @@ import net from "node:net";
 import { join } from "node:path";
 import { startOrigin } from "../test/support/origin.js";
 import { findTool } from "./measure.js";
+import type { BenchTls } from "./tls.js";
+
+export interface BenchHttps {
+  /** "nginx 1.22.1, TLS 1.2–1.3, P-256 certificate of a bench CA". */
+  readonly description: string;
+  url(path: string): string;
+  /** PEM file of the CA that signed the server certificate. */
+  readonly caCert: string;
+}
 
 export interface BenchOrigin {
   /** "nginx 1.22.1 (sendfile)" or "test origin (node:http)". */
   readonly description: string;
   url(path: string): string;
+  /** The same files over HTTPS; undefined on the test origin or without TLS material. */
+  readonly https: BenchHttps | undefined;
   close(): Promise<void>;
 }
 
@@ -31,7 +44,20 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function nginxConfig(root: string, prefix: string, port: number, runAsRoot: boolean): string {
+function tlsServer(root: string, port: number, tls: BenchTls): string[] {
+  return [
+    "  server {",
+    `    listen 127.0.0.1:${port} ssl;`,
+    `    ssl_certificate ${tls.serverCert};`,
+    `    ssl_certificate_key ${tls.serverKey};`,
+    "    ssl_protocols TLSv1.2 TLSv1.3;",
+    `    root ${root};`,
+    "    location / { }",
+    "  }",
+  ];
+}
+
+function nginxConfig(root: string, prefix: string, port: number, runAsRoot: boolean, tls?: { port: number; files: BenchTls }): string {
   return [
     "daemon off;",
     "master_process on;",
@@ -57,6 +83,7 @@ function nginxConfig(root: string, prefix: string, port: number, runAsRoot: bool
     `    root ${root};`,
     "    location / { }",
     "  }",
+    ...(tls === undefined ? [] : tlsServer(root, tls.port, tls.files)),
     "}",
     "",
   ].join("\n");
@@ -90,15 +117,17 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function startNginx(nginx: string, root: string, prefix: string, probePath: string): Promise<BenchOrigin> {
+async function startNginx(nginx: string, root: string, prefix: string, probePath: string, tls: BenchTls | undefined): Promise<BenchOrigin> {
   await mkdir(prefix, { recursive: true });
   const runAsRoot = process.getuid?.() === 0;
   let lastError: unknown;
   // A port free a moment ago can be taken before nginx binds it: try a few.
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
+    let tlsPort = tls === undefined ? 0 : await freePort();
+    while (tls !== undefined && tlsPort === port) tlsPort = await freePort();
     const conf = join(prefix, "nginx.conf");
-    await writeFile(conf, nginxConfig(root, prefix, port, runAsRoot));
+    await writeFile(conf, nginxConfig(root, prefix, port, runAsRoot, tls === undefined ? undefined : { port: tlsPort, files: tls }));
     const child = spawn(nginx, ["-e", join(prefix, "error.log"), "-p", prefix, "-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
@@ -122,9 +151,15 @@ async function startNginx(nginx: string, root: string, prefix: string, probePath
     // (process.exit, an uncaught error), kill it synchronously on the way out.
     const killOnExit = (): void => void child.kill("SIGKILL");
     process.once("exit", killOnExit);
+    // nginx binds every listener before it serves any, so HTTP answering means HTTPS is up.
+    const httpsBase = `https://127.0.0.1:${tlsPort}`;
     return {
       description: `nginx ${version} (sendfile on)`,
       url: (path) => `${base}${path}`,
+      https:
+        tls === undefined
+          ? undefined
+          : { description: `nginx ${version} over TLS 1.2–1.3 (P-256 certificate of a bench CA; no sendfile)`, url: (path) => `${httpsBase}${path}`, caCert: tls.caCert },
       close: async () => {
         process.off("exit", killOnExit);
         await stopChild(child);
@@ -143,6 +178,7 @@ export async function startBenchOrigin(
   files: Record<string, Buffer>,
   warn: (message: string) => void,
   preferNginx = true,
+  tls?: BenchTls,
 ): Promise<BenchOrigin> {
   const nginx = preferNginx ? findTool("nginx") : undefined;
   if (nginx !== undefined) {
@@ -153,7 +189,7 @@ export async function startBenchOrigin(
     await chmod(dir, 0o755);
     await chmod(root, 0o755);
     try {
-      return await startNginx(nginx, root, join(dir, "nginx"), Object.keys(files)[0] ?? "/");
+      return await startNginx(nginx, root, join(dir, "nginx"), Object.keys(files)[0] ?? "/", tls);
     } catch (error) {
       warn(`${error instanceof Error ? error.message : String(error)}; using the test origin instead`);
     }
@@ -162,6 +198,7 @@ export async function startBenchOrigin(
   return {
     description: "test origin (node:http, test/support/origin.ts)",
     url: (path) => origin.url(path),
+    https: undefined,
     close: () => origin.close(),
   };
 }
