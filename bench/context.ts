@@ -10,7 +10,7 @@ export const MiB = 1024 * 1024;
 
 export interface Knobs {
   runs: number;
-  /** Size of the big file (figures 1, 2, 5). */
+  /** Size of the big file (figures 1, 2, 3, 6). */
   size: number;
   /** Size of the small file of the memory figure. */
   smallSize: number;
@@ -63,6 +63,8 @@ export interface BenchContext {
   large: TestFile;
   small: TestFile;
   failover: TestFile;
+  /** One byte: the start-up figure's smallest real download. */
+  oneByte: TestFile;
   origin: BenchOrigin;
   log(line: string): void;
 }

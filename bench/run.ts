@@ -19,6 +19,7 @@ import { p2pFigure } from "./figures/p2p.js";
 import { startupFigure } from "./figures/startup.js";
 import { findTool, hasGnuTime, killRunning } from "./measure.js";
 import { startBenchOrigin, type BenchOrigin } from "./origin.js";
+import { makeBenchTls, type BenchTls } from "./tls.js";
 import {
   commitOf,
   goalsTable,
@@ -89,11 +90,13 @@ async function main(): Promise<number> {
     const large = { path: "/large.bin", content: makeContent(knobs.size) };
     const small = { path: "/small.bin", content: makeContent(knobs.smallSize) };
     const failover = { path: "/failover.bin", content: makeContent(knobs.failoverSize) };
+    const oneByte = { path: "/one.bin", content: makeContent(1) };
     const preferNginx = process.env.BENCH_ORIGIN !== "test";
-    const files = { [large.path]: large.content, [small.path]: small.content, [failover.path]: failover.content };
-    origin = await startBenchOrigin(work, files, say, preferNginx);
-    say(`origin: ${origin.description}`);
-    const ctx: BenchContext = { knobs, tools, work, large, small, failover, origin, log: (line) => say(`  ${line}`) };
+    const files = { [large.path]: large.content, [small.path]: small.content, [failover.path]: failover.content, [oneByte.path]: oneByte.content };
+    const tls = preferNginx && tools.nginx !== undefined ? await benchTls(join(work, "tls")) : undefined;
+    origin = await startBenchOrigin(work, files, say, preferNginx, tls);
+    say(`origin: ${origin.description}${origin.https === undefined ? "; no HTTPS" : `; HTTPS: ${origin.https.description}`}`);
+    const ctx: BenchContext = { knobs, tools, work, large, small, failover, oneByte, origin, log: (line) => say(`  ${line}`) };
 
     const figure = async <R extends FigureResult>(name: string, run: () => Promise<R>): Promise<R | undefined> => {
       say(`${name}…`);
@@ -113,11 +116,14 @@ async function main(): Promise<number> {
       }
     };
 
-    const b2s = await figure("1. back-to-source", () => backToSourceFigure(ctx));
-    const p2p = await figure("2. P2P", () => p2pFigure(ctx));
-    await figure("3. failover cost", () => failoverFigure(ctx));
-    await figure("4. start-up", () => startupFigure(ctx));
-    await figure("5. memory", () => memoryFigure(ctx, { backToSourceKiB: b2s?.dfgetRssKiB ?? [], p2pKiB: p2p?.oneParentRssKiB ?? [] }));
+    const b2s = await figure("1. back-to-source over HTTP", () => backToSourceFigure(ctx, "http"));
+    const b2sTls = await figure("2. back-to-source over HTTPS", () => backToSourceFigure(ctx, "https"));
+    const p2p = await figure("3. P2P", () => p2pFigure(ctx));
+    await figure("4. failover cost", () => failoverFigure(ctx));
+    await figure("5. start-up", () => startupFigure(ctx));
+    await figure("6. memory", () =>
+      memoryFigure(ctx, { http: b2s?.dfgetRssKiB ?? [], https: b2sTls?.dfgetRssKiB ?? [], p2p: p2p?.oneParentRssKiB ?? [] }),
+    );
 
     print(renderTable(goalsTable(goals)));
     const results: Results = {
@@ -126,9 +132,9 @@ async function main(): Promise<number> {
       machine: await machineInfo({ nginx: tools.nginx, curl: tools.curl, aria2c: tools.aria2c }),
       settings: [
         `runs: ${knobs.runs} per figure after one warm-up${knobs.quick ? " (BENCH_QUICK smoke check: not for publishing)" : ""}`,
-        `file sizes: ${fmtSize(knobs.size)} (figures 1, 2, 5), ${fmtSize(knobs.smallSize)} (figure 5), ${fmtSize(knobs.failoverSize)} (figures 3, 4)`,
-        `origin: ${origin.description}`,
-        `wall time: spawn to exit, measured by the bench; peak RSS: GNU time %M`,
+        `file sizes: ${fmtSize(knobs.size)} (figures 1, 2, 3, 6), ${fmtSize(knobs.smallSize)} (figure 6), ${fmtSize(knobs.failoverSize)} (figures 4, 5), 1 byte (figure 5)`,
+        `origin: ${origin.description}; HTTPS: ${origin.https?.description ?? "none (needs nginx and openssl)"}`,
+        `wall time: spawn to exit, measured by the bench; peak RSS: GNU time %M; CPU: GNU time %U + %S`,
       ],
       tables,
       goals,
@@ -148,6 +154,21 @@ async function main(): Promise<number> {
     await rm(work, { recursive: true, force: true });
   }
   return failures === 0 ? 0 : 1;
+}
+
+/** TLS material for the HTTPS origin, or undefined (said why) when openssl is missing or fails. */
+async function benchTls(dir: string): Promise<BenchTls | undefined> {
+  const openssl = findTool("openssl");
+  if (openssl === undefined) {
+    say("openssl is not installed: no HTTPS origin, figure 2 skipped (apt-get install -y openssl)");
+    return undefined;
+  }
+  try {
+    return await makeBenchTls(openssl, dir);
+  } catch (error) {
+    say(`no HTTPS origin: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
 }
 
 main().then(

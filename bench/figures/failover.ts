@@ -1,4 +1,4 @@
-// Figure 3 — failover cost: a small P2P download through three fake schedulers, with the
+// Figure 4 — failover cost: a small P2P download through three fake schedulers, with the
 // task's owner (ring candidate 0) healthy, refusing connections, blackholed (accepts TCP,
 // never answers; with the default hedged probes and with --hedge-delay 0), owner and
 // second candidate both blackholed, or the owner cooling (dead, and a previous run's state
@@ -145,7 +145,7 @@ export async function failoverFigure(ctx: BenchContext): Promise<FigureResult> {
     ];
     return {
       table: {
-        title: `3. Failover cost, ${fmtSize(content.length)} P2P through 3 schedulers`,
+        title: `4. Failover cost, ${fmtSize(content.length)} P2P through 3 schedulers`,
         headers: ["owner", "wall (median, min–max)", "extra wall over healthy", "extra in-run time (durationMs)", "connections to the dead (at the fakes)", "dead schedulers' attempts (dfget's summary)"],
         rows,
         notes: [
