@@ -111,7 +111,11 @@ async function main(): Promise<number> {
         failures += 1;
         const message = error instanceof Error ? error.message : String(error);
         say(`${name} FAILED: ${message}`);
-        tables.push({ title: `${name} — did not complete`, headers: ["error"], rows: [[message.slice(0, 2000)]], notes: [] });
+        const table: Table = { title: `${name} — did not complete`, headers: ["error"], rows: [[message.slice(0, 2000)]], notes: [] };
+        tables.push(table);
+        print(renderTable(table));
+        // Its goals are not met: a figure fails on wrong bytes, a failed run or a timeout.
+        goals.push({ goal: `${name}: the figure's goals`, measured: `did not complete: ${message.slice(0, 200)}`, verdict: "FAIL" });
         return undefined;
       }
     };
