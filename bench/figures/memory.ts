@@ -4,7 +4,7 @@
 // happen here. Flat = the big file's median is at most 1.25 × the small file's (16× the bytes).
 import { join } from "node:path";
 import { startBenchCluster } from "../cluster.js";
-import { checkAndRemove, deadlineFor, type BenchContext } from "../context.js";
+import { checkAndRemove, checkSameBytes, deadlineFor, type BenchContext } from "../context.js";
 import { dfgetDownload, freshStateDir, summaryOf, writeP2pConfig } from "../dfget.js";
 import { ensureDir, interleaved, rssOf, type Contender } from "../loop.js";
 import { verdict, type Goal } from "../report.js";
@@ -27,14 +27,17 @@ export interface LargeRss {
   p2p: number[];
 }
 
-function backToSource(label: string, url: string, dir: string, bytes: number, caCert?: string): Contender {
+function backToSource(label: string, url: string, dir: string, content: Buffer, caCert?: string): Contender {
+  const bytes = content.length;
   const output = join(dir, `${label.replace(/\W+/g, "-")}.bin`);
   return {
     label,
     command: async () =>
       dfgetDownload({ label: `dfget ${label}`, url, output, stateDir: await freshStateDir(join(dir, "state")), caCert, timeoutMs: deadlineFor(bytes) }),
-    after: async (sample) => {
+    after: async (sample, round) => {
       summaryOf(sample);
+      // As in figures 1–3: the warm-up's bytes are compared with the origin's.
+      if (round < 0) await checkSameBytes(sample.label, output, content);
       await checkAndRemove(sample.label, output, bytes);
     },
   };
@@ -48,8 +51,8 @@ export async function memoryFigure(ctx: BenchContext, large: LargeRss): Promise<
   const https = ctx.origin.https;
   const bench = await startBenchCluster({ url, content, schedulers: 1, seeds: 1, name: "memory" });
   try {
-    const contenders: Contender[] = [backToSource(B2S, url, dir, content.length)];
-    if (https !== undefined) contenders.push(backToSource(B2S_TLS, https.url(path), dir, content.length, https.caCert));
+    const contenders: Contender[] = [backToSource(B2S, url, dir, content)];
+    if (https !== undefined) contenders.push(backToSource(B2S_TLS, https.url(path), dir, content, https.caCert));
     contenders.push(p2pContender({ label: P2P, dir, config, url, content, scheduler: bench.cluster.schedulerAddrs()[0]!, select: () => bench.useParents(1) }));
     const samples = await interleaved(contenders, { runs: ctx.knobs.runs, rotate: true, log: ctx.log });
     const goals: Goal[] = [];
