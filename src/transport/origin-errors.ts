@@ -17,6 +17,8 @@ import {
   messageOf,
 } from "../errors.js";
 import { redactUrl } from "../net/redact.js";
+import type { Dispatcher } from "undici";
+import { drop } from "./origin-http.js";
 
 const UNREACHABLE_CODES = new Set([
   "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "ECONNRESET", "ECONNABORTED", "EPIPE",
@@ -99,4 +101,33 @@ export function translateOriginError(err: unknown, ctx: TranslateContext): unkno
     return new PartialTransferError(`origin connection ended (${code}) after ${progress || `the answer began for ${where}`}`, options);
   }
   return new DfgetError(`origin request failed for ${where}: ${code ?? messageOf(err)}`, "ERR_ORIGIN", ExitCode.other, options);
+}
+
+/**
+ * The origin answered a ranged GET with 200 and the pinned version (or none): it does no
+ * ranges; fetch the file in one GET. `answer`, when set, is that 200's unread body — hand
+ * the error to streamWhole() to use it instead of asking again.
+ */
+export class RangeNotSupportedError extends DfgetError {
+  answer: { response: Dispatcher.ResponseData; url: URL } | undefined;
+  constructor(message: string, answer?: { response: Dispatcher.ResponseData; url: URL }) {
+    super(message, "ERR_RANGE_NOT_SUPPORTED", ExitCode.other);
+    this.name = "RangeNotSupportedError";
+    this.answer = answer;
+  }
+
+  /** Drop the unread body (nobody will stream it). */
+  release(): void {
+    if (this.answer) drop(this.answer.response.body);
+    this.answer = undefined;
+  }
+}
+
+/** Too many redirects (a loop), or a redirect without a usable Location. curl's 47 has no
+ *  row in our table, so this is "other failure" (1). */
+export class OriginRedirectError extends DfgetError {
+  constructor(message: string) {
+    super(message, "ERR_ORIGIN_REDIRECT", ExitCode.other);
+    this.name = "OriginRedirectError";
+  }
 }

@@ -6,13 +6,17 @@
 // Version pinning: the first HEAD's validator (response-check.ts) is kept for the life of
 // the client and sent as If-Range on every ranged GET, and every answer is checked
 // against it and against the first HEAD's size — so two versions are never spliced.
-// Every GET body is watched by curl's low-speed rule (low-speed.ts). Error mapping:
+// Every GET body is watched by curl's low-speed rule (low-speed.ts, origin-body.ts); 206s
+// go through the lean reader where it can (lean-range.ts). Error mapping:
 // origin-errors.ts.
 import { Agent } from "./undici-agent.js";
 import { rangeToBuffer } from "./range-buffer.js";
 import { redactUrl } from "../net/redact.js";
 export { redactUrl };
-import { describeStatus, translateOriginError, unexpectedStatus } from "./origin-errors.js";
+import { OriginRedirectError, RangeNotSupportedError, describeStatus, translateOriginError, unexpectedStatus } from "./origin-errors.js";
+export { OriginRedirectError, RangeNotSupportedError };
+import { pumpBody } from "./origin-body.js";
+import { readLeanRange } from "./lean-range.js";
 import { discard, drop, flattenHeaders, parseLength, parseOriginUrl } from "./origin-http.js";
 import { LowSpeedWatchdog } from "./low-speed.js";
 import { RangeReader, type RangeSink } from "./range-reader.js";
@@ -28,7 +32,7 @@ import {
 } from "./response-check.js";
 
 import type { Dispatcher } from "undici";
-import { DfgetError, ExitCode, TimeoutError, UsageError, messageOf } from "../errors.js";
+import { UsageError } from "../errors.js";
 
 export interface OriginInfo {
   /** Final URL after redirects. May carry userinfo: print it only through redactUrl(). */
@@ -65,35 +69,6 @@ export interface OriginClientOptions {
 interface Pinned {
   size: number;
   pin: PinnedVersion;
-}
-
-/**
- * The origin answered a ranged GET with 200 and the pinned version (or none): it does no
- * ranges; fetch the file in one GET. `answer`, when set, is that 200's unread body — hand
- * the error to streamWhole() to use it instead of asking again.
- */
-export class RangeNotSupportedError extends DfgetError {
-  answer: { response: Dispatcher.ResponseData; url: URL } | undefined;
-  constructor(message: string, answer?: { response: Dispatcher.ResponseData; url: URL }) {
-    super(message, "ERR_RANGE_NOT_SUPPORTED", ExitCode.other);
-    this.name = "RangeNotSupportedError";
-    this.answer = answer;
-  }
-
-  /** Drop the unread body (nobody will stream it). */
-  release(): void {
-    if (this.answer) drop(this.answer.response.body);
-    this.answer = undefined;
-  }
-}
-
-/** Too many redirects (a loop), or a redirect without a usable Location. curl's 47 has no
- *  row in our table, so this is "other failure" (1). */
-export class OriginRedirectError extends DfgetError {
-  constructor(message: string) {
-    super(message, "ERR_ORIGIN_REDIRECT", ExitCode.other);
-    this.name = "OriginRedirectError";
-  }
 }
 
 const DEFAULT_MAX_REDIRECTS = 10;
@@ -202,11 +177,18 @@ export class OriginClient {
     const watchdog = this.watch(where, signal);
     try {
       const exact = new ExactBytes(length, where);
-      await this.pump(response, final, watchdog, () => `${exact.count} of ${length} bytes of ${where}`, (chunk) => {
-        const position = offset + exact.count;
-        const kept = exact.take(chunk);
-        return kept.length > 0 ? sink(kept, position) : undefined;
-      }, () => exact.done);
+      await pumpBody({
+        response,
+        watchdog,
+        progress: () => `${exact.count} of ${length} bytes of ${where}`,
+        onChunk: (chunk) => {
+          const position = offset + exact.count;
+          const kept = exact.take(chunk);
+          return kept.length > 0 ? sink(kept, position) : undefined;
+        },
+        enough: () => exact.done,
+        translate: (err, progress) => this.translate(err, "body", final, watchdog.signal, progress),
+      });
       exact.finish();
     } finally {
       watchdog.stop();
@@ -274,11 +256,18 @@ export class OriginClient {
       const exact = contentLength === undefined ? undefined : new ExactBytes(contentLength, where);
       let bytes = 0;
       const expected = contentLength === undefined ? "" : ` of ${contentLength}`;
-      await this.pump(response, final, watchdog, () => `${bytes}${expected} bytes of ${where}`, async (chunk) => {
-        const kept = exact ? exact.take(chunk) : chunk;
-        bytes += kept.length;
-        if (kept.length > 0) await onChunk(kept);
-      }, () => exact?.done ?? false);
+      await pumpBody({
+        response,
+        watchdog,
+        progress: () => `${bytes}${expected} bytes of ${where}`,
+        onChunk: async (chunk) => {
+          const kept = exact ? exact.take(chunk) : chunk;
+          bytes += kept.length;
+          if (kept.length > 0) await onChunk(kept);
+        },
+        enough: () => exact?.done ?? false,
+        translate: (err, progress) => this.translate(err, "body", final, watchdog.signal, progress),
+      });
       exact?.finish();
       return { bytes, contentLength };
     } finally {
@@ -307,59 +296,12 @@ export class OriginClient {
     await this.agent.destroy();
   }
 
-  /**
-   * The range through the lean reader, under the same checks and low-speed rule as
-   * undici's answers: true when every byte went to the sink; false when it declined the
-   * answer before any byte (a redirect, a chunked body, a 200 to stream) and undici must ask.
-   */
-  private async leanRange(
-    input: string,
-    at: { offset: number; length: number },
-    extra: Array<[string, string]>,
-    sink: RangeSink,
-    signal?: AbortSignal,
-  ): Promise<boolean> {
+  /** The range through the lean reader (lean-range.ts); false: undici must ask instead. */
+  private leanRange(input: string, at: { offset: number; length: number }, extra: Array<[string, string]>, sink: RangeSink, signal?: AbortSignal): Promise<boolean> {
     const url = parseOriginUrl(input);
     this.homeOrigin ??= url.origin;
-    const where = `range ${at.offset}-${at.offset + at.length - 1} of ${redactUrl(url)}`;
-    // Watched from the head on, as on the undici path; it aborts the read through `slow`.
-    const slow = new AbortController();
-    let watchdog: LowSpeedWatchdog | undefined;
-    const check = (status: number, headers: Readonly<Record<string, string>>): boolean => {
-      const total = this.pinned?.size;
-      if (total === undefined) {
-        if (status === 200) throw new RangeNotSupportedError(`origin ignored the Range header (200 instead of 206) for ${where}`);
-        if (status !== 206) throw unexpectedStatus(status, url);
-      } else if (checkRangeAnswer(status, headers, { ...at, where, total, pin: this.pinned?.pin ?? {} }).kind === "whole") {
-        return false; // undici asks again and keeps the 200's body for streamWhole()
-      }
-      watchdog = this.watch(where, undefined);
-      watchdog.signal.addEventListener("abort", () => slow.abort(watchdog?.signal.reason), { once: true });
-      return true;
-    };
-    // One signal for the reader: the caller's abort or a low-speed trip (a plain relay, not
-    // AbortSignal.any, whose composite signals Node 20 may collect while still needed).
-    const relay = (): void => slow.abort(signal?.reason);
-    if (signal?.aborted) relay();
-    else signal?.addEventListener("abort", relay, { once: true });
-    let received = 0;
-    const progress = (bytes: number): void => {
-      received += bytes;
-      watchdog?.bytes(bytes);
-    };
-    try {
-      const headers = this.headersFor(url, extra);
-      const result = await this.lean!.read({ url, ...at, headers, where, check, sink, progress, signal: slow.signal });
-      return result.kind === "done";
-    } catch (err) {
-      if (watchdog?.tripped && err === watchdog.signal.reason) {
-        throw new TimeoutError("low-speed", `${messageOf(err)}, after ${received} of ${at.length} bytes of ${where}`);
-      }
-      throw err;
-    } finally {
-      signal?.removeEventListener("abort", relay);
-      watchdog?.stop();
-    }
+    const ctx = { reader: this.lean!, pinned: this.pinned, headersFor: (u: URL, e: Array<[string, string]>) => this.headersFor(u, e), watch: (what: string) => this.watch(what, undefined) };
+    return readLeanRange(ctx, url, at, extra, sink, signal);
   }
 
   /** One request, redirects followed (at most maxRedirects hops). */
@@ -419,49 +361,6 @@ export class OriginClient {
       flat.push("authorization", `Basic ${Buffer.from(pair).toString("base64")}`);
     }
     return flat;
-  }
-
-  /** Reads the body chunk by chunk until it ends; a chunk after `enough()` is a surplus
-   *  and the connection is closed, not drained. Transport errors are translated (progress()
-   *  names how far we got); errors thrown by onChunk are passed on as they are. */
-  private async pump(
-    response: Dispatcher.ResponseData,
-    url: URL,
-    watchdog: LowSpeedWatchdog,
-    progress: () => string,
-    onChunk: (chunk: Buffer) => Promise<void> | void,
-    enough: () => boolean,
-  ): Promise<void> {
-    const body = response.body;
-    const onAbort = (): void => void body.destroy(watchdog.signal.reason instanceof Error ? watchdog.signal.reason : undefined);
-    if (watchdog.signal.aborted) onAbort();
-    else watchdog.signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      const chunks = body[Symbol.asyncIterator]();
-      for (;;) {
-        let next: IteratorResult<Buffer>;
-        try {
-          next = (await chunks.next()) as IteratorResult<Buffer>;
-        } catch (err) {
-          if (watchdog.tripped) throw new TimeoutError("low-speed", `${messageOf(watchdog.signal.reason)}, after ${progress()}`);
-          throw this.translate(err, "body", url, watchdog.signal, progress());
-        }
-        if (next.done) return;
-        if (enough()) {
-          drop(body); // a surplus beyond what was asked: the connection is not reused
-          return;
-        }
-        watchdog.bytes(next.value.length);
-        try {
-          await onChunk(next.value);
-        } catch (err) {
-          drop(body);
-          throw err;
-        }
-      }
-    } finally {
-      watchdog.signal.removeEventListener("abort", onAbort);
-    }
   }
 
   private translate(err: unknown, stage: "request" | "body", url: URL, signal: AbortSignal | undefined, progress: string): unknown {
