@@ -1,10 +1,11 @@
 // Fetches one piece from a parent's vortex TCP server (client reference §5.2): one TCP
 // connection per request, as the Rust server answers one request and closes.
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { crc32 } from "../storage/crc32.js";
 import { DfgetError, TimeoutError } from "../errors.js";
 import { formatHostPort } from "../net/address.js";
 import { LowSpeedWatchdog, type WatchdogTimers } from "./low-speed.js";
+import { ReusedBufferSource } from "./vortex-socket.js";
 import {
   PIECE_RESPONSE_LIMITS,
   VortexProtocolError,
@@ -87,14 +88,16 @@ export class VortexConnectionError extends DfgetError {
  * VortexRemoteError (the parent's Error frame; NotFound = vortexCode 2),
  * VortexProtocolError (bad or short bytes), VortexConnectionError, or — once `signal`
  * aborts — the signal's reason as it is.
- * The socket is destroyed on every path; bytes after the piece are ignored.
+ * The socket is destroyed on every path; bytes after the piece are ignored. The socket
+ * reads into one reused buffer (vortex-socket.ts), so no chunk outlives the call.
  */
 export async function fetchPiece(opts: FetchPieceOptions): Promise<FetchedPiece> {
   const request = encodeDownloadPiece(opts.taskId, opts.pieceNumber);
   const where = `vortex ${formatHostPort(opts.host, opts.port)} piece ${opts.pieceNumber}`;
   opts.signal?.throwIfAborted();
 
-  const socket = connect({ host: opts.host, port: opts.port, noDelay: true });
+  const source = new ReusedBufferSource({ host: opts.host, port: opts.port });
+  const socket = source.socket;
   // Every failure reaches us through destroy(err) → the pending read; this listener only
   // keeps an error that arrives between reads from becoming an uncaught 'error' event.
   socket.on("error", () => {});
@@ -120,7 +123,7 @@ export async function fetchPiece(opts: FetchPieceOptions): Promise<FetchedPiece>
     await connected(socket);
     clearTimeout(timers.connect);
     socket.write(request);
-    return await readPiece(new VortexReader(socket), { ...opts, sink: guarded }, where, watchdog);
+    return await readPiece(new VortexReader(source), { ...opts, sink: guarded }, where, watchdog);
   } catch (err) {
     // Whatever the socket reported after an abort, the caller asked for the abort.
     if (opts.signal?.aborted) throw opts.signal.reason;
@@ -131,7 +134,8 @@ export async function fetchPiece(opts: FetchPieceOptions): Promise<FetchedPiece>
     clearTimeout(timers.total);
     watchdog?.stop();
     opts.signal?.removeEventListener("abort", onAbort);
-    socket.destroy();
+    // Nothing returned is a view of the receive buffer (frame values are copies): reuse it.
+    source.close();
   }
 }
 
