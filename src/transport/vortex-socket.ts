@@ -34,6 +34,8 @@ export class ReusedBufferSource implements AsyncIterator<Uint8Array>, AsyncItera
   private buffer: Buffer | undefined;
   private chunk: Buffer | undefined;
   private ended = false;
+  /** The reader has handed the buffer back (or never had it): a read may land in it. */
+  private readable = true;
   private failure: { error: unknown } | undefined;
   private waiter: { resolve: (r: IteratorResult<Uint8Array>) => void; reject: (err: unknown) => void } | undefined;
 
@@ -47,6 +49,14 @@ export class ReusedBufferSource implements AsyncIterator<Uint8Array>, AsyncItera
       onread: {
         buffer,
         callback: (n: number) => {
+          if (!this.readable) {
+            // A read past the pause (Node's TLS sockets do this; plain TCP must not) has
+            // overwritten bytes the reader may still be writing: fail the transfer, so the
+            // piece is fetched and written again, rather than let it count.
+            this.socket.destroy(new Error("vortex socket read into a buffer still in use"));
+            return false;
+          }
+          this.readable = false;
           this.deliver(buffer.subarray(0, n));
           return false; // paused until the reader is done with this chunk
         },
@@ -72,6 +82,7 @@ export class ReusedBufferSource implements AsyncIterator<Uint8Array>, AsyncItera
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };
       // The previous chunk is done with: the buffer may be read into again.
+      this.readable = true;
       this.socket.resume();
     });
   }

@@ -74,6 +74,25 @@ describe("ReusedBufferSource", () => {
     }
   });
 
+  test("a read into the buffer while the reader holds it fails the transfer", async () => {
+    const sent = streamBytes(4 * RECEIVE_BUFFER_BYTES);
+    const { server, port } = await listen((socket) => socket.end(sent));
+    const source = new ReusedBufferSource({ host: "127.0.0.1", port });
+    try {
+      const first = await source.next();
+      assert.equal(first.done, false);
+      // What Node's TLS sockets do on their own: read on after the pause.
+      const readBefore = source.socket.bytesRead;
+      source.socket.resume();
+      for (let i = 0; i < 1000 && !source.socket.destroyed && source.socket.bytesRead === readBefore; i++) await turns(1);
+      assert.ok(source.socket.bytesRead > readBefore, "the socket did not read on");
+      await assert.rejects(source.next(), /still in use/);
+    } finally {
+      source.close();
+      await closeServer(server);
+    }
+  });
+
   test("destroy(err) rejects the pending read with that error", async () => {
     const { server, port } = await listen(() => {});
     const source = new ReusedBufferSource({ host: "127.0.0.1", port });
