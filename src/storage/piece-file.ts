@@ -79,6 +79,8 @@ export class PieceFile {
     this.queue = new WriteQueue(
       async (data, offset, length, position) => (await handle.write(data, offset, length, position)).bytesWritten,
       tempPath,
+      undefined,
+      async (buffers, position) => (await handle.writev(buffers, position)).bytesWritten,
     );
   }
 

@@ -5,8 +5,8 @@
 //   open()      before any network: lock (73 when busy), output checks (73 exists, 23)
 //   prepare()   after the HEAD: an earlier run's record that still matches → its pieces
 //               whose crc32 still holds are handed back as reusable; otherwise start over
-//   finished()  a piece is written: the record is rewritten at once (synchronously, see
-//               resume.ts), so whatever ends the process, every finished piece is in it
+//   finished()  a piece is written: the record is rewritten at once (synchronously, in
+//               place: RecordWriter), so whatever ends the process, every finished piece is in it
 //   commit()    success: the file moves into place, the record goes, the lock is released
 //   close(err)  failure: kept for the next run after transient faults, else removed
 //
@@ -23,7 +23,7 @@ import {
   readRecord,
   resumePathsFor,
   verifiedPieces,
-  writeRecord,
+  RecordWriter,
   type PieceSpan,
   type ResumeIdentity,
   type ResumePaths,
@@ -45,11 +45,13 @@ export class ResumablePartial {
   private readonly opts: ResumableOptions;
   private identity: ResumeIdentity | undefined;
   private readonly pieces = new Map<number, string>();
+  private readonly record: RecordWriter | undefined;
   private closed = false;
 
   private constructor(file: PieceFile, paths: ResumePaths | undefined, lock: OutputLock | undefined, opts: ResumableOptions) {
     this.file = file;
     this.paths = paths;
+    this.record = paths && new RecordWriter(paths.record);
     this.lock = lock;
     this.opts = opts;
   }
@@ -122,6 +124,7 @@ export class ResumablePartial {
     try {
       await this.file.commit();
     } finally {
+      this.record?.close();
       if (this.paths) await discardResume(this.paths);
       await this.lock?.release();
     }
@@ -138,14 +141,17 @@ export class ResumablePartial {
     } else {
       this.identity = undefined; // a second signal now must not leave the partial behind
       await this.file.abort();
+      this.record?.close();
       if (this.paths) await discardResume(this.paths);
     }
+    this.record?.close();
     await this.lock?.release();
   }
 
   /** For a signal handler that exits right after: the partial stays (resumable), the lock goes. */
   releaseSync(): void {
     if (!this.identity) this.file.removeTempSync();
+    this.record?.close();
     this.lock?.releaseSync();
   }
 
@@ -159,7 +165,7 @@ export class ResumablePartial {
       updatedAt: new Date().toISOString(),
     };
     try {
-      writeRecord(this.paths.record, record);
+      this.record?.write(record);
     } catch {
       // Read-only or full directory: the download goes on, only resume is lost.
     }

@@ -12,7 +12,7 @@
 // No fsync: after a power loss it may name a piece whose bytes never reached the disk, so
 // every piece it names is re-read and its crc32 checked before it is believed.
 import { createHash } from "node:crypto";
-import { renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { open, readFile, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { crc32 } from "./crc32.js";
@@ -104,9 +104,8 @@ export async function readRecord(path: string): Promise<ResumeRecord | "corrupt"
 
 /**
  * Atomic replace (temp + rename), no fsync: the crc32 check on resume covers a power loss.
- * Synchronous on purpose: a few kB, written once per finished piece. A signal handler that
- * exits at once (second Ctrl-C) can then neither cut a write short nor race one still in
- * the thread pool, and a record is always whole and never older than the last finished piece.
+ * Synchronous on purpose: a signal handler that exits at once (second Ctrl-C) can then
+ * neither cut a write short nor race one still in the thread pool.
  */
 export function writeRecord(path: string, record: ResumeRecord): void {
   const tmp = `${path}.${process.pid}.tmp`;
@@ -116,6 +115,55 @@ export function writeRecord(path: string, record: ResumeRecord): void {
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
+  }
+}
+
+/**
+ * The record of a running download, rewritten after every finished piece. The first
+ * write replaces the file atomically (writeRecord); later ones rewrite it in place with
+ * one pwrite(2) from offset 0 through a descriptor kept open, padded with spaces to at
+ * least the previous length (JSON allows trailing whitespace), so the file is always one
+ * whole record: a process killed at any point leaves the last write or the one before,
+ * never a mix. Why not temp + rename each time: a rename is a directory update, ~1.2 ms
+ * of the main thread per piece — 0.3 s per GiB in a CPU profile. Synchronous like
+ * writeRecord, for the same reason; a write is one syscall of a few kB into the page cache.
+ */
+export class RecordWriter {
+  private readonly path: string;
+  private fd: number | undefined;
+  private length = 0;
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  /** Throws what the file system says (read-only, full): the caller only loses resume. */
+  write(record: ResumeRecord): void {
+    const text = Buffer.from(JSON.stringify(record));
+    if (this.fd === undefined) {
+      writeRecord(this.path, record);
+      this.fd = openSync(this.path, "r+");
+      this.length = text.length + 1;
+      return;
+    }
+    const total = Math.max(text.length + 1, this.length);
+    const out = Buffer.alloc(total, 0x20);
+    text.copy(out);
+    out[total - 1] = 0x0a;
+    let done = 0;
+    while (done < total) done += writeSync(this.fd, out, done, total - done, done);
+    this.length = total;
+  }
+
+  /** Closes the descriptor; the file stays (discardResume removes it). */
+  close(): void {
+    if (this.fd === undefined) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed: nothing to release
+    }
+    this.fd = undefined;
   }
 }
 

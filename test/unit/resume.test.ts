@@ -18,6 +18,7 @@ import {
   urlFingerprint,
   verifiedPieces,
   writeRecord,
+  RecordWriter,
   type ResumeRecord,
 } from "../../src/storage/resume.js";
 import { updateJsonFile } from "../../src/state/json-store.js";
@@ -60,6 +61,26 @@ describe("resume record", () => {
 
   test("sha256 of the full URL (fixed vector)", () => {
     assert.equal(urlFingerprint("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+
+  test("RecordWriter: rewrites in place (same inode, no temp file), each state whole, a shorter record padded", async () => {
+    const path = join(dir, "inplace.json");
+    const writer = new RecordWriter(path);
+    const at = (pieces: Array<[number, string]>): ResumeRecord => ({ version: 1, ...identity, pieces, updatedAt: "2026-12-02T00:00:00.000Z" });
+    writer.write(at([[0, "crc32:1"]]));
+    const inode = (await stat(path)).ino;
+    assert.equal((await stat(path)).mode & 0o777, 0o600);
+    writer.write(at([[0, "crc32:1"], [1, "crc32:22"], [2, "crc32:333"]]));
+    assert.deepEqual(await readRecord(path), at([[0, "crc32:1"], [1, "crc32:22"], [2, "crc32:333"]]));
+    const longest = (await stat(path)).size;
+    // A piece dropped (another version): shorter JSON, same file length, still one record.
+    writer.write(at([[2, "crc32:333"]]));
+    assert.deepEqual(await readRecord(path), at([[2, "crc32:333"]]));
+    assert.equal((await stat(path)).size, longest);
+    assert.equal((await stat(path)).ino, inode, "rewritten in place, not replaced");
+    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith("inplace.json")), ["inplace.json"]);
+    writer.close();
+    writer.close();
   });
 
   test("round trip; corrupt and missing files are told apart", async () => {

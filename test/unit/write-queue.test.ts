@@ -1,6 +1,6 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { WriteQueue, type PositionedWrite } from "../../src/storage/write-queue.js";
+import { WriteQueue, type PositionedWrite, type PositionedWriteV } from "../../src/storage/write-queue.js";
 import { DfgetError, ExitCode, WriteError } from "../../src/errors.js";
 
 /** A fake file: every write waits until the test releases it, so order and overlap are visible. */
@@ -105,5 +105,52 @@ describe("WriteQueue", () => {
     await file.release();
     await waiting;
     assert.equal(drained, true);
+  });
+
+  describe("gathering into writev", () => {
+    /** writev through the same gate as write; `shortBy` shortens the first writev only. */
+    function gathered(shortBy = 0) {
+      const file = fakeFile();
+      const vcalls: Array<{ position: number; parts: string[] }> = [];
+      let shorten = shortBy;
+      const writeVAt: PositionedWriteV = async (buffers, position) => {
+        const total = buffers.reduce((sum, b) => sum + b.length, 0);
+        // Through the fake's gate, so a writev is one write in flight like any other.
+        await file.writeAt(Buffer.alloc(0), 0, 0, -1).catch(() => 0);
+        file.calls.pop();
+        vcalls.push({ position, parts: buffers.map((b) => b.toString()) });
+        const n = total - shorten;
+        shorten = 0;
+        return n;
+      };
+      return { file, vcalls, writeVAt };
+    }
+
+    test("writes that continue the one starting are gathered, in file order, wherever they sit in the queue", async () => {
+      const { file, vcalls, writeVAt } = gathered();
+      const queue = new WriteQueue(file.writeAt, "f", 100, writeVAt);
+      const done: number[] = [];
+      // 0 goes alone (nothing queued behind it yet); then 2, 9, 4, 6 are queued while it is in flight.
+      const all = [[0, "aa"], [2, "bb"], [9, "zz"], [4, "cc"], [6, "dd"]].map(([pos, text]) =>
+        queue.write(Number(pos), Buffer.from(String(text))).then(() => done.push(Number(pos))));
+      for (let i = 0; i < 3; i++) await file.release();
+      await Promise.all(all);
+      assert.deepEqual(file.calls, [{ position: 0, bytes: "aa" }, { position: 9, bytes: "zz" }]);
+      assert.deepEqual(vcalls, [{ position: 2, parts: ["bb", "cc", "dd"] }]);
+      assert.deepEqual(done.sort((a, b) => a - b), [0, 2, 4, 6, 9]);
+      assert.equal(file.maxInFlight, 1);
+      assert.equal(queue.queuedBytes, 0);
+    });
+
+    test("a short writev is finished buffer by buffer from where it stopped", async () => {
+      const { file, vcalls, writeVAt } = gathered(3);
+      const queue = new WriteQueue(file.writeAt, "f", 100, writeVAt);
+      const all = [[0, "aa"], [2, "bbb"], [5, "ccc"]].map(([pos, text]) => queue.write(Number(pos), Buffer.from(String(text))));
+      for (let i = 0; i < 3; i++) await file.release();
+      await Promise.all(all);
+      // writev of "bbb"+"ccc" at 2 wrote 3 bytes: "ccc" follows alone at 5.
+      assert.deepEqual(vcalls, [{ position: 2, parts: ["bbb", "ccc"] }]);
+      assert.deepEqual(file.calls, [{ position: 0, bytes: "aa" }, { position: 5, bytes: "ccc" }]);
+    });
   });
 });
