@@ -2,8 +2,12 @@
 // that has it, at once; when no other parent has it, the same one again after the retry
 // policy's backoff (exponential, with jitter), so a parent that reset or sent one corrupt
 // piece is not abandoned for a hiccup. Dead parents (refused, reset, silent, dripping)
-// never reach this choice. A piece whose budget (download.retries, shared with the origin
-// loop) is spent goes to no parent again.
+// never reach this choice. A parent gets a piece at most TRIES_PER_PARENT times: one hiccup
+// is forgiven, but a parent that fails the same piece again keeps failing it (a truncated
+// copy, a bad disk) and must not spend the whole --retry budget the origin may then need
+// (a parent cutting piece 1 short five times left a single slow origin answer fatal).
+// A piece whose budget (download.retries, shared with the origin loop) is spent goes to
+// no parent again.
 import type { Timer } from "../clock.js";
 
 export interface RetryCandidate {
@@ -14,10 +18,13 @@ export interface RetryCandidate {
 
 export type RetryChoice<T> = { link: T } | { waitMs: number };
 
+/** Tries of one piece on one parent: the first, and one retry after a backoff. */
+export const TRIES_PER_PARENT = 2;
+
 export class ParentRetries {
   private readonly timer: Timer;
-  /** piece number → parents that failed it */
-  private readonly failedBy = new Map<number, Set<string>>();
+  /** piece number → parent id → how often it failed that piece */
+  private readonly failedBy = new Map<number, Map<string, number>>();
   /** piece number → when (timer ms) a parent that failed it may be asked again */
   private readonly notBefore = new Map<number, number>();
   private readonly spent = new Set<number>();
@@ -31,9 +38,9 @@ export class ParentRetries {
 
   /** Parent `parentId` failed piece n; `delayMs` undefined: the piece's budget is spent. */
   failed(n: number, parentId: string, delayMs: number | undefined): void {
-    let set = this.failedBy.get(n);
-    if (!set) this.failedBy.set(n, (set = new Set()));
-    set.add(parentId);
+    let counts = this.failedBy.get(n);
+    if (!counts) this.failedBy.set(n, (counts = new Map()));
+    counts.set(parentId, (counts.get(parentId) ?? 0) + 1);
     if (delayMs === undefined) this.spent.add(n);
     else this.notBefore.set(n, this.timer.now() + delayMs);
   }
@@ -43,21 +50,33 @@ export class ParentRetries {
   }
 
   hasFailed(n: number, parentId: string): boolean {
-    return this.failedBy.get(n)?.has(parentId) ?? false;
+    return this.failuresOf(n, parentId) > 0;
+  }
+
+  /** False once `parentId` has failed piece n TRIES_PER_PARENT times. */
+  mayTry(n: number, parentId: string): boolean {
+    return this.failuresOf(n, parentId) < TRIES_PER_PARENT;
+  }
+
+  private failuresOf(n: number, parentId: string): number {
+    return this.failedBy.get(n)?.get(parentId) ?? 0;
   }
 
   /**
    * Among `candidates` (live parents that have piece n): one that never failed it, at
-   * once; else one that did, once its backoff is over ({ waitMs } until then); undefined
-   * when nobody may be asked (no candidate, or the budget is spent).
+   * once; else one that failed it fewer than TRIES_PER_PARENT times, once its backoff is
+   * over ({ waitMs } until then); undefined when nobody may be asked (no candidate left,
+   * or the budget is spent) — the piece is then the origin's.
    */
   choose<T extends RetryCandidate>(n: number, candidates: readonly T[]): RetryChoice<T> | undefined {
-    if (this.spent.has(n) || candidates.length === 0) return undefined;
-    const fresh = candidates.filter((c) => !this.hasFailed(n, c.id));
+    if (this.spent.has(n)) return undefined;
+    const willing = candidates.filter((c) => this.mayTry(n, c.id));
+    if (willing.length === 0) return undefined;
+    const fresh = willing.filter((c) => !this.hasFailed(n, c.id));
     if (fresh.length > 0) return { link: leastBusy(fresh) };
     const waitMs = (this.notBefore.get(n) ?? 0) - this.timer.now();
     if (waitMs > 0) return { waitMs };
-    return { link: leastBusy(candidates) };
+    return { link: leastBusy(willing) };
   }
 
   /** Calls `fn` in `ms` unless an earlier wake-up is already armed (one timer, moved earlier). */

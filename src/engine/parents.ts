@@ -176,9 +176,12 @@ export class ParentFetcher {
     return false;
   }
 
-  /** Now or after a backoff: the link has the piece, its budget is not spent, no other version found. */
+  /**
+   * Now or after a backoff: the link has the piece, has not used up its tries of it, the
+   * piece's budget is not spent, no other version found.
+   */
   private mayAsk(link: ParentLink, n: number): boolean {
-    return link.has.has(n) && !this.retries.isSpent(n) && !this.opts.ledger.versions.mismatch;
+    return link.has.has(n) && this.retries.mayTry(n, link.id) && !this.retries.isSpent(n) && !this.opts.ledger.versions.mismatch;
   }
 
   private pickWork(): { piece: number; link: ParentLink } | undefined {

@@ -110,13 +110,25 @@ describe("ParentFetcher retries", () => {
     assert.equal(await r.result, "complete");
   });
 
-  test("two failures on the same parent wait 156 then 313 ms; the budget (--retry 2) spent, no third try", async () => {
+  test("a parent that fails the same piece twice is not asked a third time: the rest of the budget is the origin's", async () => {
     const r = rig(1, [[0]], { 0: ["corrupt", "corrupt", "corrupt"] });
     endSyncs(r);
     await r.timer.advance(10_000);
-    assert.deepEqual(r.calls.map((c) => c.at), [0, 156, 469]);
+    assert.deepEqual(r.calls.map((c) => c.at), [0, 156]);
     assert.equal(await r.result, "exhausted");
     assert.equal(r.ledger.isFinished(0), false);
+    // --retry 2: two failures so far, so the origin still gets its try.
+    assert.equal(r.ledger.retry.onFailure(0, new ParentPieceError("origin's try failed too")).retry, false);
+  });
+
+  test("two parents, each failing the piece twice: the other at once, then each again after the backoff, then none", async () => {
+    const bad: Answer[] = ["corrupt", "corrupt", "corrupt"];
+    const r = rig(1, [[0], [0]], { 0: [...bad], 1: [...bad] }, 5);
+    endSyncs(r);
+    await r.timer.advance(10_000);
+    // Backoffs after the 2nd and 3rd failures: 313 ms, then 625 ms (313 + 625 = 938).
+    assert.deepEqual(r.calls.map((c) => `${c.parent}@${c.at}`), ["0@0", "1@0", "0@313", "1@938"]);
+    assert.equal(await r.result, "exhausted");
   });
 
   test("a reset parent is dead: never asked again, even after any backoff", async () => {
