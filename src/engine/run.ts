@@ -180,6 +180,31 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     }
   }
 
+  /**
+   * The run's piece ledger: the earlier run's verified pieces already in, every finished
+   * or dropped piece mirrored in the resume record, another version in the cluster told
+   * once (stderr and cluster.warning).
+   */
+  private ledgerFor(plan: ReturnType<typeof planPieces>, reusable: ReadonlyMap<number, string>): PieceLedger {
+    const cfg = this.parts.config;
+    const partial = this.partial!;
+    const ledger = new PieceLedger(plan, partial.file, this.retry);
+    for (const [number, digest] of reusable) {
+      ledger.markFinished({ number, digest, source: "origin", reused: true, costMs: 0, createdAt: new Date(this.parts.clock.now()) });
+    }
+    ledger.on("finished", (piece) => partial.finished(piece.number, piece.digest));
+    ledger.on("unfinished", (n) => partial.unfinished(n));
+    ledger.versions.on("mismatch", (m) => {
+      // With -O - or without back-to-source the error that ends the run says the rest.
+      const final = cfg.disableBackToSource || cfg.output === "-";
+      const line = final ? describeMismatch(m) : `${describeMismatch(m)}; the parents' pieces are dropped and fetched from the origin`;
+      if (!cfg.disableBackToSource) this.emit("notice", line);
+      const earlier = this.facts.cluster.warning;
+      this.facts.cluster.warning = earlier ? `${earlier}; ${line}` : line;
+    });
+    return ledger;
+  }
+
   /** `headFailed`: why there is no HEAD (withoutHead); the one notice about resume. */
   private async byPieces(info: OriginInfo, contentLength: number, signal: AbortSignal, headFailed?: string): Promise<void> {
     const cfg = this.parts.config;
@@ -189,21 +214,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     const partial = this.partial!;
     const identity = { url: redactUrl(cfg.url), urlSha256: urlFingerprint(cfg.url), taskId: this.facts.taskId!, pieceLength, contentLength, validator: info.pin };
     const reusable = await partial.prepare(identity, plan, headFailed);
-    const ledger = new PieceLedger(plan, partial.file, this.retry);
-    for (const [number, digest] of reusable) {
-      ledger.markFinished({ number, digest, source: "origin", reused: true, costMs: 0, createdAt: new Date(this.parts.clock.now()) });
-    }
-    ledger.on("finished", (piece) => partial.finished(piece.number, piece.digest));
-    ledger.on("unfinished", (n) => partial.unfinished(n));
-    ledger.versions.on("mismatch", (m) => {
-      // One line, also in the summary (cluster.warning): what differs, and what happens.
-      // With -O - or without back-to-source the error that ends the run says the rest.
-      const final = cfg.disableBackToSource || cfg.output === "-";
-      const line = final ? describeMismatch(m) : `${describeMismatch(m)}; the parents' pieces are dropped and fetched from the origin`;
-      if (!cfg.disableBackToSource) this.emit("notice", line);
-      const earlier = this.facts.cluster.warning;
-      this.facts.cluster.warning = earlier ? `${earlier}; ${line}` : line;
-    });
+    const ledger = this.ledgerFor(plan, reusable);
     this.ledger = ledger;
     this.facts.contentLength = contentLength;
     if (reusable.size > 0) this.emit("notice", `resuming: ${reusable.size} of ${plan.length} pieces already here from an earlier run`);
