@@ -54,9 +54,11 @@ async function verifyOneParentPiece(opts: OriginPiecesOptions): Promise<boolean>
   const { ledger, origin, url, signal } = opts;
   const versions = ledger.versions;
   if (versions.compared > 0 || versions.mismatch) return false;
-  const fresh = ledger.finishedPieces().filter((p) => !p.reused);
-  const fromParents = fresh.filter((p) => p.source === "parent");
-  if (fromParents.length === 0 || !fresh.some((p) => p.source === "origin")) return false;
+  // Pieces an earlier run of this download left count too (the record says where they came
+  // from): parent pieces resumed next to origin pieces are a mix like any other.
+  const finished = ledger.finishedPieces();
+  const fromParents = finished.filter((p) => p.source === "parent");
+  if (fromParents.length === 0 || !finished.some((p) => p.source === "origin")) return false;
   const probe = fromParents.reduce((a, b) => (b.length < a.length ? b : a));
   // Its digest was checked against the parent's header when it came: it is the parent's version.
   versions.announce(probe.number, probe.parentId ?? "parent", probe.digest);

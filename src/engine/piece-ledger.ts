@@ -183,7 +183,8 @@ export class PieceLedger extends EventEmitter<{ finished: [FinishedPiece]; unfin
    * dropped. Returns the pieces dropped.
    */
   dropParentPieces(): number[] {
-    const dropped = [...this.finished.values()].filter((p) => p.source === "parent" && !p.reused);
+    // Resumed parent pieces too: an earlier run may have taken them from the same old copy.
+    const dropped = [...this.finished.values()].filter((p) => p.source === "parent");
     const gone = dropped.find((p) => this.delivered.has(p.number));
     if (gone) {
       const why = this.versions.mismatch ? describeMismatch(this.versions.mismatch) : "the cluster holds another version of this URL";

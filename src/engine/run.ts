@@ -9,7 +9,7 @@ import { ClusterVersionError, DigestMismatchError, NoSchedulerError, PartialTran
 import { parseDigest, hashFile, type ParsedDigest } from "../storage/digest.js";
 import type { PieceFile } from "../storage/piece-file.js";
 import { ResumablePartial } from "../storage/resumable.js";
-import { urlFingerprint } from "../storage/resume.js";
+import { urlFingerprint, type ReusedPiece } from "../storage/resume.js";
 import { redactUrl } from "../net/redact.js";
 import { RangeNotSupportedError, type OriginInfo } from "../transport/origin.js";
 import { RetryPolicy, backoffSleep, isRetryable } from "../transport/retry-policy.js";
@@ -185,14 +185,15 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
    * or dropped piece mirrored in the resume record, another version in the cluster told
    * once (stderr and cluster.warning).
    */
-  private ledgerFor(plan: ReturnType<typeof planPieces>, reusable: ReadonlyMap<number, string>): PieceLedger {
+  private ledgerFor(plan: ReturnType<typeof planPieces>, reusable: ReadonlyMap<number, ReusedPiece>): PieceLedger {
     const cfg = this.parts.config;
     const partial = this.partial!;
     const ledger = new PieceLedger(plan, partial.file, this.retry);
-    for (const [number, digest] of reusable) {
-      ledger.markFinished({ number, digest, source: "origin", reused: true, costMs: 0, createdAt: new Date(this.parts.clock.now()) });
+    for (const [number, { digest, fromParent }] of reusable) {
+      const source = fromParent ? "parent" : "origin";
+      ledger.markFinished({ number, digest, source, reused: true, costMs: 0, createdAt: new Date(this.parts.clock.now()) });
     }
-    ledger.on("finished", (piece) => partial.finished(piece.number, piece.digest));
+    ledger.on("finished", (piece) => partial.finished(piece.number, piece.digest, piece.source === "parent"));
     ledger.on("unfinished", (n) => partial.unfinished(n));
     ledger.versions.on("mismatch", (m) => {
       // With -O - or without back-to-source the error that ends the run says the rest.

@@ -25,6 +25,8 @@ import {
   verifiedPieces,
   RecordWriter,
   type PieceSpan,
+  type RecordedPiece,
+  type ReusedPiece,
   type ResumeIdentity,
   type ResumePaths,
   type ResumeRecord,
@@ -44,7 +46,7 @@ export class ResumablePartial {
   private readonly lock: OutputLock | undefined;
   private readonly opts: ResumableOptions;
   private identity: ResumeIdentity | undefined;
-  private readonly pieces = new Map<number, string>();
+  private readonly pieces = new Map<number, ReusedPiece>();
   private readonly record: RecordWriter | undefined;
   private closed = false;
 
@@ -84,13 +86,14 @@ export class ResumablePartial {
 
   /**
    * Size the partial for `identity` and say which planned pieces an earlier run already
-   * finished (number → crc32 digest). Without a validator nothing is resumed or kept;
+   * finished (number → crc32 digest, and whether it came from a parent). Without a
+   * validator nothing is resumed or kept;
    * `unpinnedWhy` replaces the one notice that says so.
    */
-  async prepare(identity: ResumeIdentity, plan: readonly PieceSpan[], unpinnedWhy?: string): Promise<Map<number, string>> {
+  async prepare(identity: ResumeIdentity, plan: readonly PieceSpan[], unpinnedWhy?: string): Promise<Map<number, ReusedPiece>> {
     const paths = this.paths;
     const pinned = identity.validator.etag !== undefined || identity.validator.lastModified !== undefined;
-    let reusable = new Map<number, string>();
+    let reusable = new Map<number, ReusedPiece>();
     if (paths && this.opts.resume) {
       const record = await readRecord(paths.record);
       const why = record === "corrupt" ? "its record is unreadable" : record && mismatchOf(record, identity);
@@ -100,15 +103,15 @@ export class ResumablePartial {
     if (paths && !pinned) this.opts.notice(unpinnedWhy ?? "the origin sends no strong ETag or Last-Modified: this download cannot be resumed if it is cut short");
     await this.file.setSize(identity.contentLength, reusable.size === 0);
     this.identity = pinned ? identity : undefined;
-    for (const [number, digest] of reusable) this.pieces.set(number, digest);
+    for (const [number, piece] of reusable) this.pieces.set(number, piece);
     this.save();
     return reusable;
   }
 
   /** A piece is verified and its last write(2) returned: note it in the record now. */
-  finished(number: number, digest: string): void {
+  finished(number: number, digest: string, fromParent = false): void {
     if (!this.identity || !this.paths || this.closed) return;
-    this.pieces.set(number, digest);
+    this.pieces.set(number, { digest, fromParent });
     this.save();
   }
 
@@ -161,7 +164,9 @@ export class ResumablePartial {
     const record: ResumeRecord = {
       version: RECORD_VERSION,
       ...this.identity,
-      pieces: [...this.pieces.entries()].sort((a, b) => a[0] - b[0]),
+      pieces: [...this.pieces.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([n, p]): RecordedPiece => (p.fromParent ? [n, p.digest, "parent"] : [n, p.digest])),
       updatedAt: new Date().toISOString(),
     };
     try {

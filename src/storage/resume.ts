@@ -35,9 +35,21 @@ export interface ResumeIdentity {
 
 export interface ResumeRecord extends ResumeIdentity {
   version: typeof RECORD_VERSION;
-  /** [piece number, "crc32:<decimal>"], as pieces finished. */
-  pieces: Array<[number, string]>;
+  /**
+   * [piece number, "crc32:<decimal>"], as pieces finished; a third element "parent" when
+   * the piece came from a parent peer (a resumed run must still cross-check those against
+   * the origin: the cluster may hold another version of the object).
+   */
+  pieces: RecordedPiece[];
   updatedAt: string;
+}
+
+export type RecordedPiece = [number, string] | [number, string, "parent"];
+
+/** A piece an earlier run finished whose bytes still check out. */
+export interface ReusedPiece {
+  digest: string;
+  fromParent: boolean;
 }
 
 export interface ResumePaths {
@@ -82,7 +94,8 @@ function isRecord(doc: unknown): doc is ResumeRecord {
   return (
     r.version === RECORD_VERSION && typeof r.url === "string" && typeof r.urlSha256 === "string" && typeof r.taskId === "string" &&
     Number.isSafeInteger(r.pieceLength) && Number.isSafeInteger(r.contentLength) && typeof r.validator === "object" && r.validator !== null &&
-    Array.isArray(r.pieces) && r.pieces.every((p) => Array.isArray(p) && Number.isSafeInteger(p[0]) && typeof p[1] === "string")
+    Array.isArray(r.pieces) &&
+    r.pieces.every((p) => Array.isArray(p) && Number.isSafeInteger(p[0]) && typeof p[1] === "string" && (p.length === 2 || (p.length === 3 && p[2] === "parent")))
   );
 }
 
@@ -150,8 +163,15 @@ export class RecordWriter {
     const out = Buffer.alloc(total, 0x20);
     text.copy(out);
     out[total - 1] = 0x0a;
-    let done = 0;
-    while (done < total) done += writeSync(this.fd, out, done, total - done, done);
+    try {
+      let done = 0;
+      while (done < total) done += writeSync(this.fd, out, done, total - done, done);
+    } catch (err) {
+      // A write cut short (disk full, I/O error) may leave a mix of two records: the next
+      // save replaces the file whole again (temp + rename) instead of patching it.
+      this.close();
+      throw err;
+    }
     this.length = total;
   }
 
@@ -177,8 +197,8 @@ export interface PieceSpan {
  * Re-reads every piece the record names from the partial and keeps those whose crc32
  * still matches. Returns the good ones with their digests.
  */
-export async function verifiedPieces(partPath: string, plan: readonly PieceSpan[], recorded: Array<[number, string]>): Promise<Map<number, string>> {
-  const good = new Map<number, string>();
+export async function verifiedPieces(partPath: string, plan: readonly PieceSpan[], recorded: readonly RecordedPiece[]): Promise<Map<number, ReusedPiece>> {
+  const good = new Map<number, ReusedPiece>();
   let fh;
   try {
     fh = await open(partPath, "r");
@@ -187,12 +207,12 @@ export async function verifiedPieces(partPath: string, plan: readonly PieceSpan[
   }
   try {
     const buffer = Buffer.allocUnsafe(Math.max(0, ...plan.map((p) => p.length)));
-    for (const [number, digest] of recorded) {
+    for (const [number, digest, source] of recorded) {
       const span = plan[number];
       if (!span || good.has(number)) continue;
       const view = buffer.subarray(0, span.length);
       const { bytesRead } = await fh.read(view, 0, span.length, span.offset);
-      if (bytesRead === span.length && `crc32:${crc32(view)}` === digest) good.set(number, digest);
+      if (bytesRead === span.length && `crc32:${crc32(view)}` === digest) good.set(number, { digest, fromParent: source === "parent" });
     }
   } finally {
     await fh.close();

@@ -130,8 +130,12 @@ export class WriteQueue {
     let end = head.position + head.data.length;
     let bytes = head.data.length;
     for (;;) {
-      const next = this.accepted.find((e) => e.position === end && !batch.includes(e));
+      const at = this.accepted.findIndex((e) => e.position === end && !batch.includes(e));
+      const next = this.accepted[at];
       if (!next || bytes + next.data.length > MAX_GATHER_BYTES || batch.length >= MAX_GATHER_ENTRIES) return batch;
+      // Never ahead of an older write to the same bytes (a failed try's chunks still
+      // queued when the piece is fetched again): the newer bytes must land last.
+      if (this.accepted.slice(0, at).some((e) => !batch.includes(e) && overlaps(e, next))) return batch;
       batch.push(next);
       end += next.data.length;
       bytes += next.data.length;
@@ -187,4 +191,8 @@ export class WriteQueue {
     this.acceptedBytes = 0;
     for (const entry of dropped) entry.reject(this.failure);
   }
+}
+
+function overlaps(a: Pending, b: Pending): boolean {
+  return a.position < b.position + b.data.length && b.position < a.position + a.data.length;
 }

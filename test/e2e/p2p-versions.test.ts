@@ -8,6 +8,9 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { waitFor } from "../support/wait.js";
 import { exists } from "../support/cli-e2e.js";
 import { MiB, PIECE_LENGTH, sha256, startRig, type P2PRig } from "./p2p-harness.js";
 
@@ -72,6 +75,32 @@ describe("the cluster holds another version", () => {
     assert.equal(run.code, 0, run.stderr);
     assert.ok(!run.stderr.includes("another version"), run.stderr);
     assert.match(run.json!.cluster.warning ?? "", /another version/);
+  });
+
+  test("resumed parent pieces are still cross-checked: old parent's pieces 0-1 recorded, kill -9, parent gone, rerun from the origin drops them, exit 0 with the origin's bytes", async () => {
+    const r = await rig();
+    const parent = await r.addParent([0, 1], OLD);
+    const record = join(r.work.dir, ".out.bin.dfget.json");
+    const recorded = (): number => {
+      try {
+        return (JSON.parse(readFileSync(record, "utf8")) as { pieces: unknown[][] }).pieces.filter((p) => p[2] === "parent").length;
+      } catch {
+        return 0;
+      }
+    };
+    const killed = await r.run([], {
+      onSpawn: (child) => void waitFor("two parent pieces in the resume record", () => recorded() >= 2, 30_000).finally(() => child.kill("SIGKILL")),
+    });
+    assert.equal(killed.signal, "SIGKILL", killed.stderr);
+    assert.equal(r.cluster.origin!.bytesServed(), 0, "the first run took nothing from the origin");
+    await parent.kill();
+    const rerun = await r.run();
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.equal(sha256(await readFile(r.work.out)), NEW_SHA256);
+    // Pieces 2-5, then parent piece 0 or 1 to compare, then both again: every byte plus one piece.
+    assert.equal(r.cluster.origin!.bytesServed(), NEW.length + PIECE_LENGTH);
+    assert.deepEqual(rerun.json!.pieces, { total: PIECES, fromParents: 0, fromSource: PIECES, reused: 0 });
+    assert.match(rerun.json!.cluster.warning ?? "", /another version of this URL: piece [01] is crc32:\d+ at the origin/);
   });
 
   test("old parent dies in the middle of piece 3 (--retry 0): its header's crc32 is compared when the origin sends piece 3, no extra piece", async () => {

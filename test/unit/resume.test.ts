@@ -107,7 +107,7 @@ describe("resume record", () => {
 
   test("only pieces whose bytes still match their crc32 are believed", async () => {
     const part = join(dir, "p.part");
-    // "abcd" crc32 = 3984772369, "efgh" crc32 = 2877634584 (zlib CRC-32).
+    // "abcd" crc32 = 3984772369, "efgh" crc32 = 137591733 (zlib CRC-32).
     await writeFile(part, "abcdefghij");
     const plan = [
       { number: 0, offset: 0, length: 4 },
@@ -115,7 +115,10 @@ describe("resume record", () => {
       { number: 2, offset: 8, length: 2 },
     ];
     const good = await verifiedPieces(part, plan, [[0, "crc32:3984772369"], [1, "crc32:1"], [2, "crc32:7"], [9, "crc32:0"]]);
-    assert.deepEqual([...good.keys()], [0]);
+    assert.deepEqual([...good.entries()], [[0, { digest: "crc32:3984772369", fromParent: false }]]);
+    // Where a piece came from survives the record (a resumed run cross-checks parent pieces).
+    const fromParent = await verifiedPieces(part, plan, [[1, "crc32:137591733", "parent"]]);
+    assert.deepEqual([...fromParent.entries()], [[1, { digest: "crc32:137591733", fromParent: true }]]);
     assert.deepEqual(await verifiedPieces(join(dir, "missing.part"), plan, [[0, "crc32:3984772369"]]), new Map());
   });
 
@@ -256,7 +259,7 @@ describe("ResumablePartial", () => {
 
     const second = await ResumablePartial.open(out, opts);
     const reused = await second.prepare(identity, plan);
-    assert.deepEqual([...reused.entries()], [[0, "crc32:3984772369"]]);
+    assert.deepEqual([...reused.entries()], [[0, { digest: "crc32:3984772369", fromParent: false }]]);
     await second.file.writePiece(4, Buffer.from("efghij"));
     await second.commit();
     assert.deepEqual(await readdir(sub), ["f.bin"]);

@@ -142,6 +142,31 @@ describe("WriteQueue", () => {
       assert.equal(queue.queuedBytes, 0);
     });
 
+    test("a newer write is never gathered ahead of an older one to the same bytes", async () => {
+      const { file, writeVAt } = gathered();
+      // Every write and writev in the order they reach the file (one gate for both).
+      const log: Array<{ position: number; bytes: string }> = [];
+      const writeAt: PositionedWrite = async (data, offset, length, position) => {
+        const n = await file.writeAt(data, offset, length, position);
+        log.push({ position, bytes: data.subarray(offset, offset + n).toString() });
+        return n;
+      };
+      const writeV: PositionedWriteV = async (buffers, position) => {
+        const n = await writeVAt(buffers, position);
+        log.push({ position, bytes: Buffer.concat(buffers).toString() });
+        return n;
+      };
+      const queue = new WriteQueue(writeAt, "f", 100, writeV);
+      // In flight: "Z" at 10 (another piece). Queued: "A" at 0, an older try's "xxx" at 2,
+      // then a newer try's "bb" at 1 and "NNN" at 3. Gathering A+bb+NNN would let "xxx" land last.
+      const all = [[10, "Z"], [0, "A"], [2, "xxx"], [1, "bb"], [3, "NNN"]].map(([pos, text]) => queue.write(Number(pos), Buffer.from(String(text))));
+      for (let i = 0; i < 5; i++) await file.release();
+      await Promise.all(all);
+      const image = Buffer.alloc(11, ".");
+      for (const step of log) image.write(step.bytes, step.position);
+      assert.equal(image.toString(), "AbbNNN....Z", `writes in order: ${JSON.stringify(log)}`);
+    });
+
     test("a short writev is finished buffer by buffer from where it stopped", async () => {
       const { file, vcalls, writeVAt } = gathered(3);
       const queue = new WriteQueue(file.writeAt, "f", 100, writeVAt);
