@@ -5,13 +5,12 @@
 import { stat } from "node:fs/promises";
 import { systemClock } from "../clock.js";
 import type { RunConfig } from "../config/types.js";
-import { OriginClient } from "../transport/origin.js";
-import { isS3Url } from "../transport/s3-location.js";
 import { pieceCount, pieceLengthFor } from "../task/piece-plan.js";
 import { taskIdOf } from "../task/task-id.js";
 import { CooldownLedger } from "../switching/cooldown.js";
 import { ringCandidates } from "../switching/ring.js";
 import { schedulerListFor } from "./cluster-plan.js";
+import { originFor } from "./compose.js";
 import { formatBytes } from "./render.js";
 
 export interface DryRunPlan {
@@ -48,13 +47,8 @@ async function planWithExtras(config: RunConfig, version: string, warn: (m: stri
   });
   let contentLength: number | null = null;
   if (config.pieceLength === undefined) {
-    // The S3 side (signer, XML parser) is loaded only for an s3:// URL.
-    const origin = isS3Url(config.url) ? (await import("../transport/s3-origin.js")).s3ClientFor(config, version) : new OriginClient({
-      headers: config.headers,
-      connectTimeoutMs: config.scheduler.connectTimeoutMs,
-      readTimeoutMs: config.download.pieceTimeoutMs,
-      userAgent: `dfget/${version}`,
-    });
+    // The same client a download would use (S3 signer only for an s3:// URL).
+    const origin = await originFor(config, version);
     try {
       contentLength = (await origin.head(config.url)).contentLength ?? null;
     } finally {

@@ -14,12 +14,11 @@ import type { Task } from "../gen/common/v2/common.js";
 import { grpcCodeOf, statusName } from "../rpc/channels.js";
 import { ringCandidates } from "../switching/ring.js";
 import { planPieces } from "../task/piece-plan.js";
+import { statedTaskLength } from "./parent-versions.js";
 import type { RunParts } from "./parts.js";
 
 /** Schedulers asked at most: past the ring owner and two successors, peers do not meet. */
 const MAX_CANDIDATES = 3;
-/** Go sends −1 as uint64: an unknown length. Anything at or past 2^53 is not a size. */
-const MAX_SIZE = BigInt(Number.MAX_SAFE_INTEGER);
 
 export type TaskSizeAnswer = { size: number; addr: string } | { why: string };
 
@@ -59,10 +58,10 @@ export async function taskSizeFromCluster(parts: StatParts, taskId: string, piec
 }
 
 function judge(task: Task, addr: string, pieceLengthOf: (size: number) => number): TaskSizeAnswer {
-  if (task.contentLength <= 0n || task.contentLength > MAX_SIZE) {
+  const size = statedTaskLength(task.contentLength);
+  if (size === undefined) {
     return { why: `scheduler ${addr} knows no size for the task (content length ${task.contentLength === 0n ? "0" : "unknown"})` };
   }
-  const size = Number(task.contentLength);
   const planned = planPieces(size, pieceLengthOf(size)).length;
   if (task.pieceCount > 0 && task.pieceCount !== planned) {
     return { why: `scheduler ${addr} says ${task.pieceCount} pieces for ${size} bytes, not ${planned}` };

@@ -68,16 +68,27 @@ async function verifyOneParentPiece(opts: OriginPiecesOptions): Promise<boolean>
       await origin.getRangeInto(url, probe.offset, probe.length, (chunk) => void crc.update(chunk), signal);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      const decision = err instanceof RangeNotSupportedError ? undefined : ledger.retry.onFailure(`verify ${probe.number}`, err);
-      if (!decision?.retry) throw err;
-      opts.onRetry?.(probe.number, err, decision.attempt);
-      await backoffSleep(decision.delayMs, signal);
+      if (!(await backoffBeforeRetry(opts, `verify ${probe.number}`, probe.number, err))) throw err;
       continue;
     }
     if (!versions.compareWithOrigin(probe.number, crc.digest())) return false;
     ledger.dropParentPieces();
     return true;
   }
+}
+
+/**
+ * After a failed origin GET (`key`: the retry budget it counts against): false when the
+ * failure is final — a 200 to a ranged GET (same version) is, the caller then streams the
+ * whole object; else true once the backoff before the next try is over. Rejects with the
+ * signal's reason when it aborts meanwhile.
+ */
+async function backoffBeforeRetry(opts: OriginPiecesOptions, key: string | number, piece: number, err: unknown): Promise<boolean> {
+  const decision = err instanceof RangeNotSupportedError ? undefined : opts.ledger.retry.onFailure(key, err);
+  if (!decision?.retry) return false;
+  opts.onRetry?.(piece, err, decision.attempt);
+  await backoffSleep(decision.delayMs, opts.signal);
+  return true;
 }
 
 /**
@@ -113,15 +124,11 @@ export async function fetchPiecesFromOrigin(opts: OriginPiecesOptions): Promise<
       } catch (err) {
         state.release(next.number);
         if (signal.aborted) return;
-        // A 200 to a ranged GET (same version): the caller streams the whole object instead.
-        const decision = err instanceof RangeNotSupportedError ? undefined : state.retry.onFailure(next.number, err);
-        if (!decision?.retry) {
+        if (!(await backoffBeforeRetry(opts, next.number, next.number, err).catch(() => true))) {
           if (failure === undefined) failure = err;
           else if (err instanceof RangeNotSupportedError) err.release();
           return;
         }
-        opts.onRetry?.(next.number, err, decision.attempt);
-        await backoffSleep(decision.delayMs, signal).catch(() => undefined);
         continue;
       }
       if (!otherVersion) continue;

@@ -63,20 +63,18 @@ export class ParentRetries {
   }
 
   /**
-   * Among `candidates` (live parents that have piece n): one that never failed it, at
-   * once; else one that failed it fewer than TRIES_PER_PARENT times, once its backoff is
-   * over ({ waitMs } until then); undefined when nobody may be asked (no candidate left,
-   * or the budget is spent) — the piece is then the origin's.
+   * Among `candidates` (live parents that have piece n and may still try it: mayTry, and
+   * the piece's budget not spent): one that never failed it, at once; else one that did,
+   * once its backoff is over ({ waitMs } until then); undefined when there is no candidate
+   * — the piece is then the origin's.
    */
   choose<T extends RetryCandidate>(n: number, candidates: readonly T[]): RetryChoice<T> | undefined {
-    if (this.spent.has(n)) return undefined;
-    const willing = candidates.filter((c) => this.mayTry(n, c.id));
-    if (willing.length === 0) return undefined;
-    const fresh = willing.filter((c) => !this.hasFailed(n, c.id));
+    if (candidates.length === 0) return undefined;
+    const fresh = candidates.filter((c) => !this.hasFailed(n, c.id));
     if (fresh.length > 0) return { link: leastBusy(fresh) };
     const waitMs = (this.notBefore.get(n) ?? 0) - this.timer.now();
     if (waitMs > 0) return { waitMs };
-    return { link: leastBusy(willing) };
+    return { link: leastBusy(candidates) };
   }
 
   /** Calls `fn` in `ms` unless an earlier wake-up is already armed (one timer, moved earlier). */

@@ -68,15 +68,22 @@ export class ParentVersionCheck extends EventEmitter<{ mismatch: [VersionMismatc
   }
 }
 
-/** Go sends an unknown task size as 2^64−1 (an int64 −1); 0 would have been EmptyTask. */
-const UNKNOWN_LENGTH = (1n << 64n) - 1n;
+/**
+ * A task's content length as the scheduler states it, when it states one: not 0 (how a
+ * task registered without a length looks) and not Go's "unknown" (an int64 −1, which
+ * arrives as 2^64−1) — anything at or past 2^53 is not a size.
+ */
+export function statedTaskLength(length: bigint | undefined): number | undefined {
+  if (length === undefined || length <= 0n || length > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+  return Number(length);
+}
 
 /** The first candidate whose task states a content length other than the origin's. */
 export function otherVersionOf(parents: readonly Peer[], contentLength: number): VersionMismatch | undefined {
   for (const parent of parents) {
-    const length = parent.task?.contentLength;
-    if (length === undefined || length === 0n || length === UNKNOWN_LENGTH || length === BigInt(contentLength)) continue;
-    return { kind: "length", origin: contentLength, parents: Number(length), parentId: parent.id };
+    const length = statedTaskLength(parent.task?.contentLength);
+    if (length === undefined || length === contentLength) continue;
+    return { kind: "length", origin: contentLength, parents: length, parentId: parent.id };
   }
   return undefined;
 }

@@ -87,8 +87,7 @@ export class ResumablePartial {
   /**
    * Size the partial for `identity` and say which planned pieces an earlier run already
    * finished (number → crc32 digest, and whether it came from a parent). Without a
-   * validator nothing is resumed or kept;
-   * `unpinnedWhy` replaces the one notice that says so.
+   * validator nothing is resumed or kept; `unpinnedWhy` replaces the one notice that says so.
    */
   async prepare(identity: ResumeIdentity, plan: readonly PieceSpan[], unpinnedWhy?: string): Promise<Map<number, ReusedPiece>> {
     const paths = this.paths;
@@ -140,14 +139,14 @@ export class ResumablePartial {
     const keep = this.identity !== undefined && this.paths !== undefined && keepAfter(err);
     if (keep) {
       this.save(); // already current; once more in case a write of it failed
+      this.record?.close();
       await this.file.keep();
     } else {
       this.identity = undefined; // a second signal now must not leave the partial behind
-      await this.file.abort();
       this.record?.close();
+      await this.file.abort();
       if (this.paths) await discardResume(this.paths);
     }
-    this.record?.close();
     await this.lock?.release();
   }
 

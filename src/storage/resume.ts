@@ -6,7 +6,7 @@
 //   .NAME.dfget.json   which pieces are finished and their crc32, and what they belong to
 //   .NAME.dfget.lock   held while a run writes them: a second run to the same output → 73
 //
-// The record is rewritten (temp + rename) as each piece finishes, only after the piece's
+// The record is rewritten (RecordWriter) as each piece finishes, only after the piece's
 // last write(2) returned: the bytes are then in the page cache, which outlives the process
 // (kill -9, a second Ctrl-C), so the record never names a piece a process death could lose.
 // No fsync: after a power loss it may name a piece whose bytes never reached the disk, so

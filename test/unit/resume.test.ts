@@ -1,10 +1,12 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import lockfile from "proper-lockfile";
+import { PieceLedger, type PieceWriter } from "../../src/engine/piece-ledger.js";
 import { OutputLock } from "../../src/storage/output-lock.js";
 import { PieceFile } from "../../src/storage/piece-file.js";
 import { ResumablePartial } from "../../src/storage/resumable.js";
@@ -49,6 +51,13 @@ const identity = {
   contentLength: 10,
   validator: { etag: '"v1"' },
 };
+
+/** Three pieces of a 10-byte object: "abcd", "efgh", "ij". */
+const plan = [
+  { number: 0, offset: 0, length: 4 },
+  { number: 1, offset: 4, length: 4 },
+  { number: 2, offset: 8, length: 2 },
+];
 
 describe("resume record", () => {
   test("fixed hidden names beside the output", () => {
@@ -109,11 +118,6 @@ describe("resume record", () => {
     const part = join(dir, "p.part");
     // "abcd" crc32 = 3984772369, "efgh" crc32 = 137591733 (zlib CRC-32).
     await writeFile(part, "abcdefghij");
-    const plan = [
-      { number: 0, offset: 0, length: 4 },
-      { number: 1, offset: 4, length: 4 },
-      { number: 2, offset: 8, length: 2 },
-    ];
     const good = await verifiedPieces(part, plan, [[0, "crc32:3984772369"], [1, "crc32:1"], [2, "crc32:7"], [9, "crc32:0"]]);
     assert.deepEqual([...good.entries()], [[0, { digest: "crc32:3984772369", fromParent: false }]]);
     // Where a piece came from survives the record (a resumed run cross-checks parent pieces).
@@ -239,11 +243,6 @@ describe("state files", () => {
 });
 
 describe("ResumablePartial", () => {
-  const plan = [
-    { number: 0, offset: 0, length: 4 },
-    { number: 1, offset: 4, length: 4 },
-    { number: 2, offset: 8, length: 2 },
-  ];
   const notices: string[] = [];
   const opts = { overwrite: false, resume: true, notice: (m: string) => void notices.push(m) };
 
@@ -300,5 +299,62 @@ describe("ResumablePartial", () => {
     const err = await ResumablePartial.open(join(sub, "x.bin"), opts).catch((e: unknown) => e);
     assert.equal((err as DfgetError).exitCode, 73);
     assert.deepEqual(await readdir(sub), ["x.bin"]);
+  });
+});
+
+/** What is on disk right now, read synchronously (as after a process exit). */
+function recordedPieces(output: string): Array<[number, string]> {
+  return (JSON.parse(readFileSync(resumePathsFor(output).record, "utf8")) as { pieces: Array<[number, string]> }).pieces;
+}
+
+// Against a process that dies at any moment (a second Ctrl-C): every piece whose bytes were
+// written is in the record on disk by the time finished() returns — a signal handler that
+// exits right after (releaseSync + exit) loses none — and a piece whose write has not
+// returned is never in it.
+describe("resume record order", () => {
+  const opts = { overwrite: false, resume: true, notice: () => undefined };
+
+  test("finished() then an exit at once (second signal): the piece is in the record", async () => {
+    const sub = await mkdtemp(join(dir, "a-"));
+    const out = join(sub, "f.bin");
+    const partial = await ResumablePartial.open(out, opts);
+    await partial.prepare(identity, plan);
+    await partial.file.writePiece(0, Buffer.from("abcd"));
+    await partial.file.writePiece(4, Buffer.from("efgh"));
+    partial.finished(0, "crc32:3984772369");
+    partial.finished(1, "crc32:2");
+    // What abortOnSignals does on the second signal, with no turn of the event loop between.
+    partial.releaseSync();
+    assert.deepEqual(recordedPieces(out), [[0, "crc32:3984772369"], [1, "crc32:2"]]);
+    assert.deepEqual((await readdir(sub)).sort(), [".f.bin.dfget.json", ".f.bin.dfget.part"], "partial and record kept, lock gone");
+    await partial.file.keep();
+  });
+
+  test("as the run wires it (ledger → record): a piece whose write has not returned is not recorded", async () => {
+    const sub = await mkdtemp(join(dir, "b-"));
+    const out = join(sub, "g.bin");
+    const partial = await ResumablePartial.open(out, opts);
+    await partial.prepare(identity, plan);
+    // A writer whose second write is held, as a disk that has not taken the bytes yet.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let writes = 0;
+    const writer: PieceWriter = {
+      tempPath: partial.file.tempPath,
+      writePiece: async (offset, data) => {
+        if (++writes === 2) await held;
+        await partial.file.writePiece(offset, data);
+      },
+    };
+    const ledger = new PieceLedger(plan, writer);
+    ledger.on("finished", (piece) => partial.finished(piece.number, piece.digest));
+    await ledger.store({ number: 0, digest: "crc32:3984772369", source: "origin", costMs: 0, createdAt: new Date(0) }, Buffer.from("abcd"));
+    const second = ledger.store({ number: 1, digest: "crc32:2", source: "parent", costMs: 0, createdAt: new Date(0) }, Buffer.from("efgh"));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(recordedPieces(out).map(([n]) => n), [0], "piece 1's bytes are not written: not recorded");
+    release();
+    await second;
+    assert.deepEqual(recordedPieces(out).map(([n]) => n), [0, 1]);
+    await partial.close(new Error("done with the test"));
   });
 });
