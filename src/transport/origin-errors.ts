@@ -20,7 +20,8 @@ import { redactUrl } from "../net/redact.js";
 import type { Dispatcher } from "undici";
 import { drop } from "./origin-http.js";
 
-const UNREACHABLE_CODES = new Set([
+/** Connect-stage failures that mean "unreachable" (exit 7), on undici's path and the lean reader's. */
+export const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
   "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "ECONNRESET", "ECONNABORTED", "EPIPE",
   "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN", "ETIMEDOUT", "UND_ERR_SOCKET",
 ]);

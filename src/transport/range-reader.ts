@@ -14,7 +14,7 @@ import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { redactUrl } from "../net/redact.js";
 import { DfgetError, ExitCode, OriginUnreachableError, TimeoutError } from "../errors.js";
 import { buildGetRequest } from "./http-head.js";
-import { certificateFailure } from "./origin-errors.js";
+import { UNREACHABLE_CODES, certificateFailure } from "./origin-errors.js";
 import { Exchange, type ExchangeEnd, type RangeAnswerCheck, type RangeSink } from "./range-exchange.js";
 
 export type { RangeAnswerCheck, RangeSink };
@@ -65,10 +65,6 @@ const BUFFERS_PER_CONNECTION = 2;
 const MAX_SPARES = 8;
 const DEFAULT_MAX_IDLE = 8;
 const DEFAULT_CONNECTIONS = 8;
-const UNREACHABLE_CODES = new Set([
-  "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "ECONNRESET", "ECONNABORTED", "EPIPE",
-  "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN", "ETIMEDOUT",
-]);
 
 type OnRead = { buffer: () => Buffer; callback: (n: number, buf: Buffer) => boolean };
 
