@@ -52,7 +52,9 @@ export class Renderer {
   private bar: cliProgress.SingleBar | undefined;
   private lineTimer: NodeJS.Timeout | undefined;
   private last: ProgressValue | undefined;
-  private lastLine: string | undefined;
+  /** What the last plain line reported (bytes, pieces, scheduler), not its text: the rate
+   * in the text moves with the clock, so the final 100 % would otherwise print twice. */
+  private lastLineKey: string | undefined;
   private lastFailed: Attempt | undefined;
   private readonly now: () => number;
   private readonly rate = new RateMeter();
@@ -130,10 +132,10 @@ export class Renderer {
 
   /** A plain progress line, unless it would repeat the one just printed (the final 100 %). */
   private writeLine(p: ProgressValue): void {
-    const text = this.line(p);
-    if (text === this.lastLine) return;
-    this.lastLine = text;
-    this.opts.stream.write(`${text}\n`);
+    const key = `${p.transferred}/${p.total ?? ""} ${p.piecesDone}/${p.piecesTotal} ${this.scheduler}`;
+    if (key === this.lastLineKey) return;
+    this.lastLineKey = key;
+    this.opts.stream.write(`${this.line(p)}\n`);
   }
 
   private onAttempt(a: Attempt): void {
