@@ -25,7 +25,8 @@ export const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
   "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "ECONNRESET", "ECONNABORTED", "EPIPE",
   "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN", "ETIMEDOUT", "UND_ERR_SOCKET",
 ]);
-const CUT_SHORT_CODES = new Set(["UND_ERR_SOCKET", "ECONNRESET", "ECONNABORTED", "EPIPE", "UND_ERR_RES_CONTENT_LENGTH_MISMATCH"]);
+/** Body-stage failures that mean "cut short" (exit 18). */
+export const CUT_SHORT_CODES: ReadonlySet<string> = new Set(["UND_ERR_SOCKET", "ECONNRESET", "ECONNABORTED", "EPIPE", "UND_ERR_RES_CONTENT_LENGTH_MISMATCH"]);
 
 export function describeStatus(status: number): string {
   const text = STATUS_CODES[status];

@@ -27,6 +27,7 @@ import { BadRangeAnswerError, ObjectChangedError } from "./response-check.js";
 import { parseS3Url, requestTarget, type S3Settings } from "./s3-location.js";
 import { queryString, signRequest } from "./s3-signing.js";
 import { s3ErrorOf } from "./s3-xml.js";
+import { CUT_SHORT_CODES, UNREACHABLE_CODES } from "./origin-errors.js";
 import { pinVersion } from "./response-check.js";
 
 export interface S3ClientOptions {
@@ -37,8 +38,6 @@ export interface S3ClientOptions {
   userAgent?: string;
 }
 
-const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "UND_ERR_SOCKET"]);
-const CUT_SHORT_CODES = new Set(["UND_ERR_SOCKET", "ECONNRESET", "ECONNABORTED", "EPIPE", "UND_ERR_RES_CONTENT_LENGTH_MISMATCH"]);
 const ERROR_BODY_LIMIT = 64 * 1024;
 const CREDENTIAL_HINT = "check --storage-access-key-id/--storage-access-key-secret (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)";
 
