@@ -18,6 +18,7 @@ import { goesStraightToOrigin, pieceLengthFor, planPieces } from "../task/piece-
 import { taskIdOf } from "../task/task-id.js";
 import { makeProgress, type DownloadEvents } from "./events.js";
 import { fetchRestFromOrigin } from "./origin-pieces.js";
+import { DeliveredPrefix } from "./delivered-prefix.js";
 import { describeMismatch } from "./parent-versions.js";
 import type { runP2P } from "./p2p.js";
 import type { RunParts } from "./parts.js";
@@ -38,6 +39,8 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
   /** Tries per piece (and for the one streamed GET) across sources: --retry. */
   private readonly retry: RetryPolicy;
   private ledger: PieceLedger | undefined;
+  /** `-O -`: bytes already on stdout when the run fell back to one streamed GET. */
+  private onStdout: DeliveredPrefix | undefined;
   private selector: SchedulerSelector | undefined;
   private pump: StdoutPump | undefined;
   private lastProgressAt = 0;
@@ -109,6 +112,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
       throw err;
     } finally {
       this.pump?.detach();
+      await this.onStdout?.close();
       await this.ledger?.close();
       await partial.close(failure); // kept for resume after transient failures; a no-op after commit
     }
@@ -124,19 +128,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
       if (cfg.clusterSource === "none" || signal.aborted || !isRetryable(err)) throw err;
       return await this.withoutHead(err, signal);
     }
-    if (info.contentLength !== undefined && info.acceptsRanges) {
-      try {
-        return await this.byPieces(info, info.contentLength, signal);
-      } catch (err) {
-        if (!(err instanceof RangeNotSupportedError) || cfg.disableBackToSource) throw err;
-        // It answered 200 to a range with the same version: no ranges after all (as curl).
-        this.emit("notice", "the origin ignores Range requests: downloading the whole file in one request");
-        this.ledger = undefined;
-        this.pump?.detach();
-        this.pump = undefined; // the streamed bytes go to stdout once complete (copyToStdout)
-        return await this.streamWhole(info.url, info.contentLength, signal, err);
-      }
-    }
+    if (info.contentLength !== undefined && info.acceptsRanges) return await this.piecesOrStream(info, info.contentLength, signal);
     if (cfg.disableBackToSource) {
       throw new NoSchedulerError("the origin gives no content length or no range support, so the download cannot be scheduled, and back-to-source is disabled");
     }
@@ -159,7 +151,24 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     }
     const why = `the origin's HEAD failed (${messageOf(headError)}): the size (${found.size} bytes) comes from scheduler ${found.addr}, and this download cannot be resumed if it is cut short`;
     const info: OriginInfo = { url: cfg.url, contentLength: found.size, acceptsRanges: true, status: 0, headers: {}, pin: {} };
-    return this.byPieces(info, found.size, signal, why);
+    return this.piecesOrStream(info, found.size, signal, why);
+  }
+
+  /** By pieces; an origin that answers 200 to a range with the same version (or none) has no ranges after all: one streamed GET (as curl). */
+  private async piecesOrStream(info: OriginInfo, contentLength: number, signal: AbortSignal, headFailed?: string): Promise<void> {
+    try {
+      return await this.byPieces(info, contentLength, signal, headFailed);
+    } catch (err) {
+      if (!(err instanceof RangeNotSupportedError) || this.parts.config.disableBackToSource) throw err;
+      this.emit("notice", "the origin ignores Range requests: downloading the whole file in one request");
+      this.ledger = undefined;
+      // What the reader already took stays taken: the stream must agree with it, and only
+      // the bytes after it go to stdout once the stream is complete (copyToStdout).
+      const delivered = (await this.pump?.stop()) ?? 0;
+      this.pump = undefined;
+      if (delivered > 0) this.onStdout = new DeliveredPrefix(this.partial!.file.tempPath, delivered);
+      return await this.streamWhole(info.url, contentLength, signal, err);
+    }
   }
 
   /** The commit gate: every planned piece verified, and exactly the content length of bytes. */
@@ -306,6 +315,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
       let offset = 0;
       try {
         const result = await this.parts.origin.streamWhole(url, async (chunk) => {
+          await this.onStdout?.check(offset, chunk);
           await sink.writePiece(offset, chunk);
           offset += chunk.length;
           this.facts.bytesWritten = offset;
@@ -325,8 +335,9 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
   }
 
   private async copyToStdout(sink: PieceFile): Promise<void> {
+    const start = this.onStdout?.length ?? 0;
     try {
-      await pipeline(createReadStream(sink.tempPath, { highWaterMark: 1 << 20 }), process.stdout, { end: false });
+      await pipeline(createReadStream(sink.tempPath, { start, highWaterMark: 1 << 20 }), process.stdout, { end: false });
     } catch (err) {
       throw new WriteError(`cannot write to stdout: ${messageOf(err)}`, { cause: err });
     }

@@ -19,6 +19,7 @@ export class StdoutPump {
   private readonly tempPath: string;
   private readonly onFinished = (): void => this.kick();
   private readonly onDelivered: () => void;
+  private stopped = false;
   /** Bytes the reader has taken (what progress shows with `-O -`). */
   delivered = 0;
 
@@ -46,6 +47,21 @@ export class StdoutPump {
     this.state.off("finished", this.onFinished);
   }
 
+  /**
+   * Deliver nothing more (the rest comes another way): waits for the piece being written,
+   * then says how many bytes the reader has taken — those cannot be taken back.
+   */
+  async stop(): Promise<number> {
+    this.stopped = true;
+    this.detach();
+    await this.chain;
+    const fh = this.fh;
+    this.fh = undefined;
+    if (fh) await fh.then((h) => h.close()).catch(() => undefined);
+    if (this.failure !== undefined) throw this.failure;
+    return this.delivered;
+  }
+
   private kick(): void {
     this.chain = this.chain.then(() => this.drain()).catch((err: unknown) => {
       this.failure ??= new WriteError(`cannot write to stdout: ${messageOf(err)}`, { cause: err });
@@ -53,7 +69,7 @@ export class StdoutPump {
   }
 
   private async drain(): Promise<void> {
-    while (this.failure === undefined && this.next < this.state.total && this.state.isFinished(this.next)) {
+    while (!this.stopped && this.failure === undefined && this.next < this.state.total && this.state.isFinished(this.next)) {
       const piece = this.state.plan[this.next]!;
       // From here on the piece is the reader's: the ledger may no longer drop it.
       this.state.markDelivered(piece.number);

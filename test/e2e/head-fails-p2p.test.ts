@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { requestsFor } from "../support/cli-e2e.js";
 import type { OriginFault } from "../support/origin.js";
-import { MiB, PIECE_LENGTH, assertDownloaded, startRig, type P2PRig } from "./p2p-harness.js";
+import { readFile } from "node:fs/promises";
+import { MiB, PIECE_LENGTH, assertDownloaded, sha256, startRig, type P2PRig } from "./p2p-harness.js";
 
 const PATH = "/p2p.bin";
 const rigs: P2PRig[] = [];
@@ -62,6 +63,22 @@ describe("HEAD fails, the cluster has the task", () => {
     await assertDownloaded(r, run);
     assert.equal(run.json?.pieces.fromParents, 1);
     assert.equal(originGets(r), 0);
+  });
+});
+
+describe("HEAD fails, the parent has part of the task, the origin ignores Range", () => {
+  test("the rest comes in one streamed GET: exit 0, the origin's bytes", async () => {
+    const content = randomBytes(10 * MiB + 3); // 3 pieces
+    const r = await rigFor({ content, fault: { kind: "head-status", status: 503, ignoreRange: true }, known: true, parent: false });
+    await r.addParent([0]);
+    const run = await r.run();
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(sha256(await readFile(r.work.out)), sha256(content));
+    assert.match(run.stderr, /ignores Range requests/);
+    assert.equal(run.json?.backToSource, true);
+    const gets = requestsFor(r.cluster.origin!, PATH).filter((q) => q.method === "GET");
+    assert.equal(gets.filter((q) => q.headers.range === undefined).length, 1, "one streamed GET");
+    assert.equal(gets.at(-1)!.headers.range, undefined, "after the ranged GETs that got 200");
   });
 });
 

@@ -30,8 +30,9 @@ export type OriginFault =
   | { kind: "no-length" }
   /** HEAD → 405 (Allow: GET); GET behaves normally. */
   | { kind: "head-405" }
-  /** HEAD → this status (503, 404…); GET behaves normally. An origin whose HEAD is broken. */
-  | { kind: "head-status"; status: number }
+  /** HEAD → this status (503, 404…); GET behaves normally, or with ignoreRange answers
+   *  every GET 200 with the whole object. An origin whose HEAD is broken. */
+  | { kind: "head-status"; status: number; ignoreRange?: boolean }
   /** 302 to `to` (a path or an absolute URL) for every method. */
   | { kind: "redirect"; to: string }
   /** GET body trickles out at about this rate (in 50 ms ticks, or one byte a tick below 20 B/s). */
@@ -229,7 +230,8 @@ export async function startOrigin(opts: { files?: Record<string, Buffer>; tls?: 
     const ifRangeMatches = ifRange === undefined || ifRange === headers.etag || ifRange === headers["last-modified"] ||
       (fault?.kind === "replace" && fault.ignoreIfRange === true);
     const advertisesRanges = fault?.kind !== "no-range" && fault?.kind !== "no-length";
-    const honoursRange = advertisesRanges && fault?.kind !== "ignore-range" && ifRangeMatches;
+    const ignoresRange = fault?.kind === "ignore-range" || (fault?.kind === "head-status" && fault.ignoreRange === true);
+    const honoursRange = advertisesRanges && !ignoresRange && ifRangeMatches;
     if (advertisesRanges) headers["accept-ranges"] = "bytes";
     let status = 200;
     let body = content;
