@@ -9,8 +9,9 @@
 // The metafile (dist/bundle/meta.json) says which chunk holds which module: the
 // start-up test uses it to prove gRPC is not loaded by a direct download.
 import { build } from "esbuild";
-import { rmSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 
 const OUT = "dist/bundle";
 
@@ -37,6 +38,16 @@ const lazyStringWidth = {
     }));
   },
 };
+
+// undici 7's HTTP/1 parser crashes the process when a Connection: close origin (python's
+// http.server, HTTP/1.0 servers) ends the socket while the body is under backpressure
+// (nodejs/undici#5360; fixed only in undici 8, which needs Node 22). `npm ci` applies
+// patches/undici+*.patch (patch-package, postinstall); never bundle an unpatched copy.
+const h1 = join(dirname(createRequire(import.meta.url).resolve("undici")), "lib/dispatcher/client-h1.js");
+if (!readFileSync(h1, "utf8").includes("nodejs/undici#5360")) {
+  console.error(`bundle: ${h1} lacks patches/undici+*.patch: run npm ci (or npx patch-package)`);
+  process.exit(1);
+}
 
 // Chunk names are content hashes: start clean so no stale chunk is left beside the new ones.
 rmSync(OUT, { recursive: true, force: true });

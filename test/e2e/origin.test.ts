@@ -321,6 +321,69 @@ describe("OriginClient against the fake origin", () => {
   });
 });
 
+describe("OriginClient and a server that closes after the body (Connection: close, as python's http.server)", () => {
+  /**
+   * The server sends a small first chunk, waits until the reader holds it (and is busy
+   * with it), then sends the last 64 KiB and FIN at once. With the reader busy, that last
+   * read fills the body's buffer: undici pauses its parser exactly at the end of the body,
+   * then the socket ends. Unpatched undici 7 asserted there (nodejs/undici#5360), an
+   * uncatchable crash of the whole run; patches/undici+*.patch completes the body instead.
+   */
+  async function closeAfterBody(mode: "length" | "no-length" | "short"): Promise<{ bytes: number; got: Buffer } | { error: unknown }> {
+    const first = Buffer.alloc(1000, 1);
+    const last = Buffer.alloc(64 * 1024, 2);
+    const declared = first.length + last.length + (mode === "short" ? 10 : 0);
+    let readerBusy!: () => void;
+    const busy = new Promise<void>((resolve) => (readerBusy = resolve));
+    let clientGone!: () => void;
+    const gone = new Promise<void>((resolve) => (clientGone = resolve));
+    const server = net.createServer((socket) => {
+      socket.once("data", () => {
+        const length = mode === "no-length" ? "" : `Content-Length: ${declared}\r\n`;
+        socket.write(`HTTP/1.1 200 OK\r\n${length}Connection: close\r\n\r\n`);
+        socket.write(first);
+        void busy.then(() => socket.end(last));
+      });
+      socket.on("end", () => clientGone()); // the client's FIN: its 'end' handlers have run
+      socket.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const chunks: Buffer[] = [];
+    try {
+      return await withClient(async (c) => {
+        const result = await c.streamWhole(`http://127.0.0.1:${port}/file`, async (chunk) => {
+          chunks.push(Buffer.from(chunk));
+          if (chunks.length === 1) {
+            readerBusy();
+            await gone;
+          }
+        });
+        return { bytes: result.bytes, got: Buffer.concat(chunks) };
+      });
+    } catch (error) {
+      return { error };
+    } finally {
+      server.close();
+    }
+  }
+
+  for (const mode of ["length", "no-length"] as const) {
+    test(`the socket ends while the reader is busy (${mode}): every byte, no crash`, async () => {
+      const outcome = await closeAfterBody(mode);
+      assert.ok("got" in outcome, String("error" in outcome ? outcome.error : ""));
+      assert.equal(outcome.bytes, 1000 + 65536);
+      assert.equal(sha256(outcome.got), sha256(Buffer.concat([Buffer.alloc(1000, 1), Buffer.alloc(65536, 2)])));
+    });
+  }
+
+  test("the same with a body shorter than its Content-Length: exit 18, not success", async () => {
+    const outcome = await closeAfterBody("short");
+    assert.ok("error" in outcome, "a short body was taken as complete");
+    assert.equal((outcome.error as { exitCode?: number }).exitCode, 18, String(outcome.error));
+  });
+});
+
 describe("OriginClient redirect header rules", () => {
   test("Authorization and Cookie stay on the user's origin; other headers follow the redirect", async () => {
     const home = await startOrigin();
