@@ -5,6 +5,7 @@
 import { EventEmitter } from "node:events";
 import { createReadStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
+import type { Writable } from "node:stream";
 import { ClusterVersionError, DigestMismatchError, NoSchedulerError, PartialTransferError, WriteError, messageOf } from "../errors.js";
 import { parseDigest, hashFile, type ParsedDigest } from "../storage/digest.js";
 import type { PieceFile } from "../storage/piece-file.js";
@@ -28,6 +29,11 @@ import { StdoutPump } from "./stdout-pump.js";
 
 export type { RunResult } from "./result.js";
 
+interface StreamTarget {
+  name: string;
+  out: Writable;
+}
+
 /** Progress events are at most this often, except the first and the last. */
 const PROGRESS_INTERVAL_MS = 100;
 
@@ -39,10 +45,14 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
   /** Tries per piece (and for the one streamed GET) across sources: --retry. */
   private readonly retry: RetryPolicy;
   private ledger: PieceLedger | undefined;
-  /** `-O -`: bytes already on stdout when the run fell back to one streamed GET. */
+  /** Bytes already streamed to the target (stdout, a device) when the run fell back to one streamed GET. */
   private onStdout: DeliveredPrefix | undefined;
   private selector: SchedulerSelector | undefined;
   private pump: StdoutPump | undefined;
+  /** Where bytes are streamed in order instead of renamed into place (stdout, a device, a FIFO). */
+  private target: StreamTarget | undefined;
+  /** Ends the run with `reason` (a streamed target that failed). */
+  private stopRun: (reason: unknown) => void = () => undefined;
   private lastProgressAt = 0;
 
   constructor(parts: RunParts) {
@@ -92,25 +102,33 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     if (cfg.disableBackToSource && cfg.clusterSource === "none") {
       throw new NoSchedulerError("no scheduler configured (--scheduler, --manager, config file or DFGET_SCHEDULERS/DFGET_MANAGERS) and back-to-source is disabled");
     }
-    const toStdout = cfg.output === "-";
     // Fail on an existing output (73), another run writing it (73) or an unwritable
     // directory (23) before any network. An earlier run's partial is looked at after HEAD.
     const partial = await ResumablePartial.open(cfg.output, { overwrite: cfg.overwrite, resume: cfg.resume, notice: (m) => this.emit("notice", m) });
     this.partial = partial;
+    // Bytes streamed in order: to stdout (`-O -`), or into a character device or FIFO.
+    this.target = partial.stream ?? (cfg.output === "-" ? { name: "stdout", out: process.stdout } : undefined);
+    // A target that fails (EPIPE, ENOSPC) ends the run at once, not after the download.
+    const local = new AbortController();
+    this.stopRun = (reason) => local.abort(reason);
+    const relay = (): void => local.abort(signal.reason);
+    if (signal.aborted) relay();
+    else signal.addEventListener("abort", relay, { once: true });
     const sink = partial.file;
     let failure: unknown;
     try {
-      await this.fetch(signal);
+      await this.fetch(local.signal);
       this.assertWhole();
       await this.pump?.finish();
       if (wanted) await this.verify(sink, wanted);
-      if (toStdout && !this.pump) await this.copyToStdout(sink);
-      else if (!toStdout) await partial.commit();
+      if (this.target && !this.pump) await this.copyTo(this.target, sink);
+      if (cfg.output !== "-") await partial.commit();
       this.emitProgress(true);
     } catch (err) {
-      failure = signal.aborted ? signal.reason : err;
-      throw err;
+      failure = local.signal.aborted ? local.signal.reason : err;
+      throw failure;
     } finally {
+      signal.removeEventListener("abort", relay);
       this.pump?.detach();
       await this.onStdout?.close();
       await this.ledger?.close();
@@ -163,7 +181,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
       this.emit("notice", "the origin ignores Range requests: downloading the whole file in one request");
       this.ledger = undefined;
       // What the reader already took stays taken: the stream must agree with it, and only
-      // the bytes after it go to stdout once the stream is complete (copyToStdout).
+      // the bytes after it go to the target once the stream is complete (copyTo).
       const delivered = (await this.pump?.stop()) ?? 0;
       this.pump = undefined;
       if (delivered > 0) this.onStdout = new DeliveredPrefix(this.partial!.file.tempPath, delivered);
@@ -206,7 +224,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     ledger.on("unfinished", (n) => partial.unfinished(n));
     ledger.versions.on("mismatch", (m) => {
       // With -O - or without back-to-source the error that ends the run says the rest.
-      const final = cfg.disableBackToSource || cfg.output === "-";
+      const final = cfg.disableBackToSource || this.target !== undefined;
       const line = final ? describeMismatch(m) : `${describeMismatch(m)}; the parents' pieces are dropped and fetched from the origin`;
       if (!cfg.disableBackToSource) this.emit("notice", line);
       const earlier = this.facts.cluster.warning;
@@ -230,7 +248,9 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     if (reusable.size > 0) this.emit("notice", `resuming: ${reusable.size} of ${plan.length} pieces already here from an earlier run`);
     // With --digest, stdout gets the bytes only once the whole file is verified; without,
     // they flow in order as pieces land.
-    if (cfg.output === "-" && !cfg.digest) this.pump = new StdoutPump(ledger, process.stdout, partial.file.tempPath, () => this.emitProgress(false));
+    if (this.target && !cfg.digest) {
+      this.pump = new StdoutPump(ledger, this.target.out, partial.file.tempPath, () => this.emitProgress(false), { name: this.target.name, onFailure: this.stopRun });
+    }
     if (ledger.complete) {
       // An empty object: its HEAD was the whole transfer, from the origin.
       if (plan.length === 0) this.facts.backToSource = !cfg.disableBackToSource;
@@ -334,12 +354,12 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     }
   }
 
-  private async copyToStdout(sink: PieceFile): Promise<void> {
+  private async copyTo(target: StreamTarget, sink: PieceFile): Promise<void> {
     const start = this.onStdout?.length ?? 0;
     try {
-      await pipeline(createReadStream(sink.tempPath, { start, highWaterMark: 1 << 20 }), process.stdout, { end: false });
+      await pipeline(createReadStream(sink.tempPath, { start, highWaterMark: 1 << 20 }), target.out, { end: false });
     } catch (err) {
-      throw new WriteError(`cannot write to stdout: ${messageOf(err)}`, { cause: err });
+      throw new WriteError(`cannot write to ${target.name}: ${messageOf(err)}`, { cause: err });
     }
   }
 

@@ -20,11 +20,23 @@ export class StdoutPump {
   private readonly onFinished = (): void => this.kick();
   private readonly onDelivered: () => void;
   private stopped = false;
+  private readonly name: string;
+  private readonly onFailure: (err: unknown) => void;
   /** Bytes the reader has taken (what progress shows with `-O -`). */
   delivered = 0;
 
-  constructor(state: PieceLedger, out: Writable, tempPath: string, onDelivered: () => void = () => undefined) {
+  /** `name`: the target in messages ("stdout", or the device's path); `onFailure`: told at
+   *  once when a write fails (the reader went away, the device is full). */
+  constructor(
+    state: PieceLedger,
+    out: Writable,
+    tempPath: string,
+    onDelivered: () => void = () => undefined,
+    opts: { name?: string; onFailure?: (err: unknown) => void } = {},
+  ) {
     this.state = state;
+    this.name = opts.name ?? "stdout";
+    this.onFailure = opts.onFailure ?? (() => undefined);
     this.out = out;
     this.tempPath = tempPath;
     this.onDelivered = onDelivered;
@@ -64,7 +76,9 @@ export class StdoutPump {
 
   private kick(): void {
     this.chain = this.chain.then(() => this.drain()).catch((err: unknown) => {
-      this.failure ??= new WriteError(`cannot write to stdout: ${messageOf(err)}`, { cause: err });
+      if (this.failure !== undefined) return;
+      this.failure = new WriteError(`cannot write to ${this.name}: ${messageOf(err)}`, { cause: err });
+      this.onFailure(this.failure);
     });
   }
 

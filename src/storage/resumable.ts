@@ -10,11 +10,14 @@
 //   commit()    success: the file moves into place, the record goes, the lock is released
 //   close(err)  failure: kept for the next run after transient faults, else removed
 //
-// `-O -` uses an unlinked file instead (nothing to resume, nothing left behind).
+// `-O -` uses an unlinked file instead (nothing to resume, nothing left behind), and so
+// does an output that is a character device or FIFO (stream-output.ts): `stream` then
+// carries the bytes there, and commit() flushes it.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PieceFile } from "./piece-file.js";
 import { OutputLock } from "./output-lock.js";
+import { openStreamOutput, type StreamOutput } from "./stream-output.js";
 import {
   RECORD_VERSION,
   discardResume,
@@ -49,20 +52,30 @@ export class ResumablePartial {
   private readonly pieces = new Map<number, ReusedPiece>();
   private readonly record: RecordWriter | undefined;
   private closed = false;
+  /** Set when the output is a character device or FIFO: written into, in order, never renamed onto. */
+  readonly stream: StreamOutput | undefined;
 
-  private constructor(file: PieceFile, paths: ResumePaths | undefined, lock: OutputLock | undefined, opts: ResumableOptions) {
+  private constructor(file: PieceFile, paths: ResumePaths | undefined, lock: OutputLock | undefined, opts: ResumableOptions, stream?: StreamOutput) {
     this.file = file;
+    this.stream = stream;
     this.paths = paths;
     this.record = paths && new RecordWriter(paths.record);
     this.lock = lock;
     this.opts = opts;
   }
 
-  /** `output` "-" → an unlinked temp file for stdout. Throws 73 (exists, busy) or 23. */
+  /** `output` "-", a character device or a FIFO → an unlinked temp file, no lock, no
+   *  resume. Throws 73 (exists, busy) or 23. */
   static async open(output: string, opts: ResumableOptions): Promise<ResumablePartial> {
-    if (output === "-") {
-      const file = await PieceFile.create(join(tmpdir(), `dfget-stdout-${process.pid}`), { overwrite: true, anonymous: true });
-      return new ResumablePartial(file, undefined, undefined, opts);
+    const stream = output === "-" ? undefined : await openStreamOutput(output);
+    if (output === "-" || stream) {
+      try {
+        const file = await PieceFile.create(join(tmpdir(), `dfget-stdout-${process.pid}`), { overwrite: true, anonymous: true });
+        return new ResumablePartial(file, undefined, undefined, opts, stream);
+      } catch (err) {
+        stream?.destroy();
+        throw err;
+      }
     }
     const paths = resumePathsFor(output);
     let lock: OutputLock;
@@ -123,6 +136,14 @@ export class ResumablePartial {
   /** Success: move the file into place, remove the record, unlock. */
   async commit(): Promise<void> {
     this.closed = true;
+    if (this.stream) {
+      try {
+        await this.stream.end();
+      } finally {
+        await this.file.abort();
+      }
+      return;
+    }
     try {
       await this.file.commit();
     } finally {
@@ -136,6 +157,7 @@ export class ResumablePartial {
   async close(err: unknown): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stream?.destroy();
     const keep = this.identity !== undefined && this.paths !== undefined && keepAfter(err);
     if (keep) {
       this.save(); // already current; once more in case a write of it failed
