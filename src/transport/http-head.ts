@@ -16,8 +16,8 @@ export interface ResponseHead {
 
 /** The bytes on the connection are not an HTTP/1.x response (exit 1, as undici's parser errors). */
 export class HttpHeadError extends DfgetError {
-  constructor(message: string) {
-    super(message, "ERR_ORIGIN_PROTOCOL", ExitCode.other);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, "ERR_ORIGIN_PROTOCOL", ExitCode.other, options);
     this.name = "HttpHeadError";
   }
 }

@@ -19,6 +19,7 @@ import {
 import { redactUrl } from "../net/redact.js";
 import type { Dispatcher } from "undici";
 import { drop } from "./origin-http.js";
+import { HttpHeadError, MAX_HEAD_BYTES } from "./http-head.js";
 
 /** Connect-stage failures that mean "unreachable" (exit 7), on undici's path and the lean reader's. */
 export const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
@@ -93,6 +94,9 @@ export function translateOriginError(err: unknown, ctx: TranslateContext): unkno
   }
   if (code === "UND_ERR_BODY_TIMEOUT") {
     return new TimeoutError("origin", `origin sent no data for ${ctx.readTimeoutMs} ms after ${progress}`, options);
+  }
+  if (code === "UND_ERR_HEADERS_OVERFLOW") {
+    return new HttpHeadError(`origin sent a response head over ${MAX_HEAD_BYTES / 1024} KiB for ${where}`, options);
   }
   const certificate = certificateFailure(err, url);
   if (certificate) return certificate;

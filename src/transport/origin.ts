@@ -19,6 +19,7 @@ import { pumpBody } from "./origin-body.js";
 import { readLeanRange } from "./lean-range.js";
 import { discard, drop, flattenHeaders, parseLength, parseOriginUrl } from "./origin-http.js";
 import { LowSpeedWatchdog } from "./low-speed.js";
+import { MAX_HEAD_BYTES } from "./http-head.js";
 import { RangeReader, type RangeSink } from "./range-reader.js";
 import {
   ExactBytes,
@@ -117,6 +118,8 @@ export class OriginClient {
       connect: { timeout: opts.connectTimeoutMs },
       headersTimeout: opts.readTimeoutMs,
       bodyTimeout: opts.readTimeoutMs,
+      // The lean reader's limit (undici's default is 16 KiB): one head size for every answer.
+      maxHeaderSize: MAX_HEAD_BYTES,
     });
     this.lean = opts.leanRanges === false ? undefined : new RangeReader({
       connectTimeoutMs: opts.connectTimeoutMs,

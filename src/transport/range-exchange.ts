@@ -137,7 +137,7 @@ export class Exchange {
     }
     const end = findHeadEnd(bytes, searchFrom);
     if (end > MAX_HEAD_BYTES || (end < 0 && bytes.length > MAX_HEAD_BYTES)) {
-      throw new HttpHeadError(`origin sent a response head over ${MAX_HEAD_BYTES} bytes for ${this.o.where}`);
+      throw new HttpHeadError(`origin sent a response head over ${MAX_HEAD_BYTES / 1024} KiB for ${this.o.where}`);
     }
     if (end < 0) {
       // Keep a copy of the partial head: the receive buffer is read into again from its start.

@@ -133,6 +133,20 @@ describe("hostile origins", () => {
     assert.equal(await readFile(ok.w.out, "utf8"), "x");
   });
 
+  test("a 40 KiB response head (HEAD and 206s) is read; over 64 KiB is one clear line, exit 1", async () => {
+    origin.setFile("/big-head", V1);
+    origin.setFault("/big-head", { kind: "big-header", bytes: 40 * 1024 });
+    const ok = await fetch("/big-head");
+    assert.equal(ok.run.code, 0, ok.run.stderr);
+    assert.equal(sha256(readFileSync(ok.w.out)), sha256(V1));
+    origin.setFault("/big-head", { kind: "big-header", bytes: 80 * 1024 });
+    const { run, left, tmpLeft } = await fetch("/big-head", ["-q"]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.deepEqual(run.stderr.trimEnd().split("\n"), [`dfget: error: origin sent a response head over 64 KiB for ${origin.url("/big-head")}`]);
+    assert.deepEqual(left, []);
+    assert.deepEqual(tmpLeft, []);
+  });
+
   test("--overwrite keeps a 0600 file's mode", async () => {
     origin.setFile("/mode", TINY);
     const w = await dirs.make();

@@ -46,6 +46,8 @@ export type OriginFault =
   | { kind: "replace"; afterGets: number; content: Buffer; ignoreIfRange?: boolean }
   /** After `afterGets` GETs `extra` is appended; the ETag stays (an appended log), If-Range matches. */
   | { kind: "grow"; afterGets: number; extra: Buffer }
+  /** Every answer's head carries an `x-padding` field of `bytes` bytes (big cookies, CSP, metadata). */
+  | { kind: "big-header"; bytes: number }
   /** The inner fault on the first `count` GETs of the path (HEAD excluded), then normal service. */
   | { kind: "times"; count: number; fault: OriginFault }
   /** The inner fault on GETs whose Range starts at or after `from` (a download that stops there). */
@@ -233,6 +235,7 @@ export async function startOrigin(opts: { files?: Record<string, Buffer>; tls?: 
     const ignoresRange = fault?.kind === "ignore-range" || (fault?.kind === "head-status" && fault.ignoreRange === true);
     const honoursRange = advertisesRanges && !ignoresRange && ifRangeMatches;
     if (advertisesRanges) headers["accept-ranges"] = "bytes";
+    if (fault?.kind === "big-header") headers["x-padding"] = "p".repeat(fault.bytes);
     let status = 200;
     let body = content;
     if (honoursRange) {

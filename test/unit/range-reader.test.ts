@@ -270,7 +270,7 @@ describe("RangeReader", () => {
     const r = reader();
     await assert.rejects(r.read(request(server.port, 0, 10).req), (err: unknown) => err instanceof OriginHttpError && err.status === 503);
     await assert.rejects(r.read(request(server.port, 0, 10).req), HttpHeadError);
-    await assert.rejects(r.read(request(server.port, 0, 10).req), (err: unknown) => err instanceof HttpHeadError && /over 65536 bytes/.test(err.message));
+    await assert.rejects(r.read(request(server.port, 0, 10).req), (err: unknown) => err instanceof HttpHeadError && /over 64 KiB/.test(err.message));
     r.close();
   });
 
