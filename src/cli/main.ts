@@ -3,6 +3,7 @@
 // Heavy modules (gRPC, undici, yargs, the S3 signer) are imported only on the path that
 // needs them: `dfget --version` in a script loop should cost little more than starting node.
 import { createRequire } from "node:module";
+import { resolve } from "node:path";
 import { ExitCode, WriteError, UsageError, exitCodeOf } from "../errors.js";
 import type { RunConfig } from "../config/types.js";
 import { ERROR_PREFIX, userMessage } from "./error-text.js";
@@ -123,7 +124,9 @@ async function printUsageFailureSummary(argv: string[], err: unknown): Promise<v
   const { buildSummary, emptyResult } = await import("./summary.js");
   const url = argv.find((a) => /^[a-z][a-z0-9+.-]*:\/\//i.test(a)) ?? "";
   const dash = argv.indexOf("-O") >= 0 ? argv.indexOf("-O") : argv.indexOf("--output");
-  const output = dash >= 0 ? (argv[dash + 1] ?? "") : "";
+  const typed = dash >= 0 ? (argv[dash + 1] ?? "") : "";
+  // cli.md's "output" is an absolute path (as on every other summary), "-" for stdout.
+  const output = typed === "" || typed === "-" ? typed : resolve(typed);
   const code = exitCodeOf(err instanceof Error ? err : new UsageError(String(err)));
   const summary = buildSummary(emptyResult(url, output, "none"), { code, error: err, durationMs: 0 });
   (output === "-" ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);

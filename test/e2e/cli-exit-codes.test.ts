@@ -145,6 +145,10 @@ describe("dfget exit codes (direct origin, no cluster)", { concurrency: 4 }, () 
     const w = await tempDir();
     const missingDir = await runDfget([origin.url("/small.bin"), "-O", join(w.dir, "no-such-dir", "out.bin"), "--state-dir", w.state, "--json"]);
     assertFailure(missingDir, 23, /no-such-dir/);
+    // Typed relative: the summary's output is still the absolute path (cli.md).
+    const relative = await runDfget([origin.url("/small.bin"), "-O", join("no-such-dir", "out.bin"), "--state-dir", w.state, "--json"], { cwd: w.dir });
+    assertFailure(relative, 23, /no-such-dir/);
+    assert.equal(relative.json?.output, join(w.dir, "no-such-dir", "out.bin"));
     // Tests run as root, so permissions cannot make a directory unwritable: a file can.
     const regular = join(w.dir, "regular-file");
     await writeFile(regular, "not a directory");
