@@ -8,6 +8,7 @@ import { join } from "node:path";
 import lockfile from "proper-lockfile";
 import { PieceLedger, type PieceWriter } from "../../src/engine/piece-ledger.js";
 import { OutputLock } from "../../src/storage/output-lock.js";
+import { existsSync } from "node:fs";
 import { PieceFile } from "../../src/storage/piece-file.js";
 import { ResumablePartial } from "../../src/storage/resumable.js";
 import {
@@ -168,6 +169,16 @@ describe("OutputLock", () => {
     const lock = await OutputLock.acquire(path, "b");
     assert.equal((await readFile(path, "utf8")).split("\n")[0], String(process.pid));
     await lock.release();
+  });
+
+  test("release() unlinks before it yields: a second signal's exit right after cannot leave the lock", async () => {
+    const path = join(dir, ".c.dfget.lock");
+    const lock = await OutputLock.acquire(path, "c");
+    const released = lock.release(); // the run's close() has started releasing…
+    // …and a second SIGINT exits now: releaseSync() finds nothing held, so the file must be gone already.
+    lock.releaseSync();
+    assert.equal(existsSync(path), false);
+    await released;
   });
 });
 
