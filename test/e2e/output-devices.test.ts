@@ -2,7 +2,8 @@
 // the bytes are written into it, as curl and wget do. It is never replaced by a regular
 // file (a temp file renamed onto /dev/null once turned /dev/null into a 9 MiB file), no
 // lock or partial is put beside it, and a device that fails (ENOSPC) or a reader that goes
-// away is exit 23 with one line.
+// away is exit 23 with one line. The devices here are twins made with mknod in the test's
+// own directory, so a regression can never replace the machine's /dev/null.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -53,6 +54,19 @@ function readFifo(path: string): { bytes: Promise<Buffer>; unblock(): void } {
   return { bytes, unblock };
 }
 
+/**
+ * A twin of /dev/null (minor 3) or /dev/full (minor 7) in the test's own directory, so a
+ * regression that replaces the device replaces the twin, never the machine's.
+ */
+function twinOf(path: string, minor: number): boolean {
+  try {
+    execFileSync("mknod", [path, "c", "1", String(minor)], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function fifoRun(extra: string[]) {
   const w = await dirs.make();
   const tmp = join(w.dir, "tmp");
@@ -94,26 +108,32 @@ describe("-O a character device or FIFO", { skip: !linux && "needs mkfifo and /d
     assert.ok(statSync(fifo).isFIFO());
   });
 
-  test("/dev/null: exit 0, still the null device, nothing left in /dev", async () => {
+  test("a /dev/null twin (mknod 1,3), with and without --overwrite: exit 0, still the null device, nothing beside it", async (t) => {
     const w = await dirs.make();
-    const run = await runDfget([origin.url("/f.bin"), "-O", "/dev/null", "--state-dir", w.state, "--json"], { env: baseEnv({ TMPDIR: w.dir }) });
-    assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.json?.bytesWritten, BODY.length);
-    assert.ok(statSync("/dev/null").isCharacterDevice());
-    assert.deepEqual((await readdir("/dev")).filter((n) => n.includes("dfget")), []);
+    const dev = join(w.dir, "null");
+    if (!twinOf(dev, 3)) return t.skip("mknod is not allowed here");
+    for (const extra of [[], ["--overwrite"]]) {
+      const run = await runDfget([origin.url("/f.bin"), "-O", dev, "--state-dir", w.state, "--json", ...extra], { env: baseEnv({ TMPDIR: w.dir }) });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.json?.bytesWritten, BODY.length);
+      assert.ok(statSync(dev).isCharacterDevice(), `${extra.join(" ")}: replaced by a plain file`);
+    }
+    assert.deepEqual((await readdir(w.dir)).filter((n) => n !== "state").sort(), ["null"]);
   });
 
-  test("/dev/full: exit 23 'disk full' on one line, /dev/full untouched, nothing left", async () => {
+  test("a /dev/full twin (mknod 1,7): exit 23 'disk full' on one line, still the device, nothing left", async (t) => {
     const w = await dirs.make();
+    const dev = join(w.dir, "full");
+    if (!twinOf(dev, 7)) return t.skip("mknod is not allowed here");
     const tmp = join(w.dir, "tmp");
     await mkdir(tmp);
     for (const extra of [[], ["--overwrite"]]) {
-      const run = await runDfget([origin.url("/f.bin"), "-O", "/dev/full", "--state-dir", w.state, "-q", "--json", ...extra], { env: baseEnv({ TMPDIR: tmp }) });
+      const run = await runDfget([origin.url("/f.bin"), "-O", dev, "--state-dir", w.state, "-q", "--json", ...extra], { env: baseEnv({ TMPDIR: tmp }) });
       assert.equal(run.code, 23, run.stderr);
-      assert.deepEqual(run.stderr.trimEnd().split("\n"), ["dfget: error: cannot write to /dev/full: disk full"]);
+      assert.deepEqual(run.stderr.trimEnd().split("\n"), [`dfget: error: cannot write to ${dev}: disk full`]);
       assert.equal(run.json?.exitCode, 23);
-      assert.ok(statSync("/dev/full").isCharacterDevice(), "still the full device");
-      assert.deepEqual((await readdir("/dev")).filter((n) => n.includes("dfget")), []);
+      assert.ok(statSync(dev).isCharacterDevice(), "still the full device");
+      assert.deepEqual((await readdir(w.dir)).filter((n) => n !== "state" && n !== "tmp").sort(), ["full"]);
       assert.deepEqual(await readdir(tmp), []);
     }
   });
