@@ -233,7 +233,8 @@ export class ParentFetcher {
     })
       .then(({ metadata, digest }) => {
         if (metadata.length !== entry.length) throw new ParentPieceError(`piece ${n}: ${metadata.length} bytes, expected ${entry.length}`);
-        if (metadata.digest && metadata.digest !== digest) throw new ParentPieceError(`piece ${n}: digest ${digest}, parent said ${metadata.digest}`);
+        // No crc32 in the header: nothing vouches for the bytes, so they do not count.
+        if (metadata.digest !== digest) throw new ParentPieceError(`piece ${n}: digest ${digest}, parent said ${metadata.digest || "none"}`);
         if (this.opts.ledger.versions.mismatch) {
           // The parents hold another version (found meanwhile): the piece does not count.
           this.opts.ledger.release(n);

@@ -22,7 +22,8 @@ class FakeSyncCall extends EventEmitter {
   cancel(): void {}
 }
 
-type Answer = "ok" | "corrupt" | "reset" | { digest: string; fail: true };
+/** unsigned: the header carries no crc32 (digest ""), the bytes are whatever they are. */
+type Answer = "ok" | "corrupt" | "unsigned" | "reset" | { digest: string; fail: true };
 
 interface Rig {
   timer: FakeTimer;
@@ -55,11 +56,11 @@ function rig(pieceCount: number, parents: number[][], script: Record<number, Ans
     calls.push({ parent: opts.port - 1, piece: opts.pieceNumber, at: timer.now() });
     const answer = answers.get(opts.port)?.shift() ?? "ok";
     if (answer === "reset") throw new VortexConnectionError("reset", "ECONNRESET");
-    const announced = typeof answer === "object" ? answer.digest : GOOD;
+    const announced = typeof answer === "object" ? answer.digest : answer === "unsigned" ? "" : GOOD;
     const metadata = { number: opts.pieceNumber, offset: opts.pieceNumber * LENGTH, length: LENGTH, digest: announced } as PieceMetadata;
     opts.onMetadata?.(metadata);
     if (typeof answer === "object") throw new ParentPieceError("cut short after the header");
-    return { metadata, data: Buffer.alloc(0), digest: answer === "corrupt" ? "crc32:1" : GOOD };
+    return { metadata, data: Buffer.alloc(0), digest: answer === "corrupt" || answer === "unsigned" ? "crc32:1" : GOOD };
   }) as VortexTransport;
   const peers = parents.map((_, i) => ({ id: `parent-${i}`, host: { ip: "127.0.0.1", port: 9000 + i } }) as unknown as Peer);
   const fetcher = new ParentFetcher({
@@ -129,6 +130,15 @@ describe("ParentFetcher retries", () => {
     // Backoffs after the 2nd and 3rd failures: 313 ms, then 625 ms (313 + 625 = 938).
     assert.deepEqual(r.calls.map((c) => `${c.parent}@${c.at}`), ["0@0", "1@0", "0@313", "1@938"]);
     assert.equal(await r.result, "exhausted");
+  });
+
+  test("a piece whose header carries no crc32 does not count: nothing vouches for its bytes", async () => {
+    const r = rig(1, [[0]], { 0: ["unsigned", "unsigned"] });
+    endSyncs(r);
+    await r.timer.advance(10_000);
+    assert.deepEqual(r.calls.map((c) => c.at), [0, 156]);
+    assert.equal(await r.result, "exhausted");
+    assert.equal(r.ledger.isFinished(0), false);
   });
 
   test("a reset parent is dead: never asked again, even after any backoff", async () => {
