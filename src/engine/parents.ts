@@ -87,7 +87,9 @@ export class ParentFetcher {
         client: opts.clients.open(addr),
         has: new Map(),
         syncEnded: false,
-        dead: !host,
+        // A candidate on our own host is ourselves (the Go scheduler never offers one):
+        // it has nothing we miss, and waiting on it only costs a stall timeout.
+        dead: !host || host.id === opts.hostId,
         active: 0,
       };
     });

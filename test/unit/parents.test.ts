@@ -38,7 +38,7 @@ interface Rig {
  * Parents, each listed with the pieces it announces at once; `script`: what parent i's
  * successive requests get (default "ok"); retries 2, jitter fixed at 0.5.
  */
-function rig(pieceCount: number, parents: number[][], script: Record<number, Answer[]> = {}, retries = 2): Rig {
+function rig(pieceCount: number, parents: number[][], script: Record<number, Answer[]> = {}, retries = 2, hostIds: string[] = []): Rig {
   const timer = fakeTimer();
   const plan = Array.from({ length: pieceCount }, (_, n) => ({ number: n, offset: n * LENGTH, length: LENGTH }));
   const ledger = new PieceLedger(plan, { tempPath: "/nonexistent", writePiece: async () => undefined }, new RetryPolicy({ retries, random: () => 0.5 }));
@@ -62,7 +62,7 @@ function rig(pieceCount: number, parents: number[][], script: Record<number, Ans
     if (typeof answer === "object") throw new ParentPieceError("cut short after the header");
     return { metadata, data: Buffer.alloc(0), digest: answer === "corrupt" || answer === "unsigned" ? "crc32:1" : GOOD };
   }) as VortexTransport;
-  const peers = parents.map((_, i) => ({ id: `parent-${i}`, host: { ip: "127.0.0.1", port: 9000 + i } }) as unknown as Peer);
+  const peers = parents.map((_, i) => ({ id: `parent-${i}`, host: { id: hostIds[i] ?? `parent-host-${i}`, ip: "127.0.0.1", port: 9000 + i } }) as unknown as Peer);
   const fetcher = new ParentFetcher({
     parents: peers,
     ledger,
@@ -139,6 +139,18 @@ describe("ParentFetcher retries", () => {
     assert.deepEqual(r.calls.map((c) => c.at), [0, 156]);
     assert.equal(await r.result, "exhausted");
     assert.equal(r.ledger.isFinished(0), false);
+  });
+
+  test("a candidate on our own host (the fetcher's hostId) is never asked: the others are", async () => {
+    const r = rig(2, [[0, 1], [0, 1]], {}, 2, ["host"]);
+    assert.equal(await r.result, "complete");
+    assert.deepEqual(r.calls.map((c) => c.parent), [1, 1]);
+  });
+
+  test("ourselves as the only candidate: exhausted at once, without waiting for a stall", async () => {
+    const r = rig(1, [[0]], {}, 2, ["host"]);
+    assert.equal(await r.result, "exhausted");
+    assert.deepEqual(r.calls, []);
   });
 
   test("a reset parent is dead: never asked again, even after any backoff", async () => {
