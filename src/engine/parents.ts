@@ -131,8 +131,11 @@ export class ParentFetcher {
       const ip = msg.ip || link.peer.host?.ip || "";
       // A parent without a vortex port is reached at its gRPC port, as Rust children do.
       const port = msg.tcpPort ?? link.peer.host?.port ?? 0;
+      // Only news counts as progress: a parent repeating what it announced (or what we
+      // have) must not hold the stall timer off for ever.
+      const news = !link.has.has(msg.number) && !this.opts.ledger.isFinished(msg.number);
       link.has.set(msg.number, { ip, port });
-      this.armStall();
+      if (news) this.armStall();
       this.pump();
     });
     call.on("error", (err: grpc.ServiceError) => {

@@ -38,7 +38,7 @@ interface Rig {
  * Parents, each listed with the pieces it announces at once; `script`: what parent i's
  * successive requests get (default "ok"); retries 2, jitter fixed at 0.5.
  */
-function rig(pieceCount: number, parents: number[][], script: Record<number, Answer[]> = {}, retries = 2, hostIds: string[] = []): Rig {
+function rig(pieceCount: number, parents: number[][], script: Record<number, Answer[]> = {}, retries = 2, hostIds: string[] = [], stallTimeoutMs = 3_600_000): Rig {
   const timer = fakeTimer();
   const plan = Array.from({ length: pieceCount }, (_, n) => ({ number: n, offset: n * LENGTH, length: LENGTH }));
   const ledger = new PieceLedger(plan, { tempPath: "/nonexistent", writePiece: async () => undefined }, new RetryPolicy({ retries, random: () => 0.5 }));
@@ -75,7 +75,7 @@ function rig(pieceCount: number, parents: number[][], script: Record<number, Ans
     concurrency: 4,
     pieceTimeoutMs: 1000,
     lowSpeedLimit: 1024,
-    stallTimeoutMs: 3_600_000,
+    stallTimeoutMs,
     report: { finished: () => undefined, failed: () => undefined, debug: () => undefined },
   });
   const result = fetcher.run();
@@ -151,6 +151,19 @@ describe("ParentFetcher retries", () => {
     const r = rig(1, [[0]], {}, 2, ["host"]);
     assert.equal(await r.result, "exhausted");
     assert.deepEqual(r.calls, []);
+  });
+
+  test("a parent repeating a piece it already announced does not hold the fetcher past the stall timeout", async () => {
+    // Piece 0 fails twice (at 0 and 156 ms): the parent may not try it again, yet keeps announcing it.
+    const r = rig(1, [[0]], { 0: ["corrupt", "corrupt"] }, 5, [], 1000);
+    let settled: ParentFetchResult | undefined;
+    void r.result.then((result) => (settled = result));
+    for (let t = 0; t < 8; t++) {
+      await r.timer.advance(400);
+      r.syncs[0]!.emit("data", { number: 0, offset: 0n, length: BigInt(LENGTH), ip: "127.0.0.1", tcpPort: 1 } satisfies SyncPiecesResponse);
+    }
+    assert.deepEqual(r.calls.map((c) => c.at), [0, 156]);
+    assert.equal(settled, "exhausted");
   });
 
   test("a reset parent is dead: never asked again, even after any backoff", async () => {
