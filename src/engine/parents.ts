@@ -283,10 +283,15 @@ export class ParentFetcher {
     this.opts.report.failed(n, link.id, reason);
   }
 
-  /** Parents that are still downloading report pieces late; give up only after a quiet spell. */
+  /**
+   * Parents that are still downloading report pieces late; give up only after a quiet
+   * spell. A transfer in flight is not quiet: a slow but moving parent is judged by its
+   * own low-speed watchdog, so the spell starts again while one runs.
+   */
   private armStall(): void {
     this.cancelStall?.();
     this.cancelStall = this.opts.timer.setTimeout(() => {
+      if (this.active > 0) return this.armStall();
       this.opts.report.debug(`parents quiet for ${this.opts.stallTimeoutMs} ms`);
       for (const link of this.links) link.syncEnded = true;
       this.finish(this.opts.ledger.complete ? "complete" : "exhausted");

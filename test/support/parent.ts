@@ -4,6 +4,7 @@
 // out the bytes with a `crc32:<decimal>` digest. Pieces can appear over time, and fault
 // switches corrupt or cut single pieces.
 import { randomUUID } from "node:crypto";
+import { connect, createServer, type Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { crc32 } from "@node-rs/crc32";
 import { Host } from "../../src/gen/common/v2/common.js";
@@ -14,7 +15,7 @@ import {
   type SyncPiecesResponse,
 } from "../../src/gen/dfdaemon/v2/dfdaemon.js";
 import { HealthCheckResponse_ServingStatus, HealthService, type HealthServer } from "../../src/gen/grpc/health/v1/health.js";
-import type { PieceMetadata } from "../../src/transport/vortex-codec.js";
+import { decodeDownloadPiece, VORTEX_DOWNLOAD_PIECE_VALUE_BYTES, VORTEX_HEADER_BYTES, type PieceMetadata } from "../../src/transport/vortex-codec.js";
 import { startVortexServer, type PieceLookupResult } from "../../src/serve/vortex-server.js";
 
 export interface SeedParentOptions {
@@ -27,6 +28,20 @@ export interface SeedParentOptions {
   /** Default `seed-<random>`. */
   hostname?: string;
 }
+
+/** The true piece a raw handler may (mis)serve: its metadata as an honest parent sends it, and its bytes. */
+export interface RawPieceRequest {
+  pieceNumber: number;
+  taskId: string;
+  metadata: PieceMetadata;
+  truth: Buffer;
+}
+
+/**
+ * Answers one vortex request with whatever bytes it likes on `socket` (the 74-byte request
+ * is already read); "pass" hands the request to the honest vortex server instead.
+ */
+export type RawVortexHandler = (socket: Socket, request: RawPieceRequest) => "pass" | void;
 
 export interface FakeParent {
   peerId: string;
@@ -49,6 +64,13 @@ export interface FakeParent {
   goSilent(): void;
   /** Vortex requests held unanswered by goSilent(), in arrival order (piece numbers). */
   silentRequests(): number[];
+  /**
+   * From now on SyncPieces advertises a raw TCP server whose answers `handler` writes
+   * byte by byte (wrong headers, lengths, tags…); undefined: back to the honest server.
+   * `rawRequests()` lists the piece numbers it was asked for.
+   */
+  rawVortex(handler: RawVortexHandler | undefined): void;
+  rawRequests(): number[];
   /** Piece bytes actually sent over vortex, cut pieces included. */
   bytesServed(): number;
   /** Piece numbers sent whole over vortex, in order. */
@@ -102,6 +124,22 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
     for (const listener of [...listeners]) listener();
   };
 
+  const honestMetadata = (n: number): { metadata: PieceMetadata; truth: Buffer } => {
+    const { offset, length } = span(n);
+    const truth = opts.content.subarray(offset, offset + length);
+    const metadata: PieceMetadata = {
+      number: n,
+      offset,
+      length,
+      digest: `crc32:${crc32(truth)}`,
+      parentId: "",
+      trafficType: REMOTE_PEER,
+      costSeconds: 0n,
+      createdAtSeconds: BigInt(Math.floor(Date.now() / 1000)),
+    };
+    return { metadata, truth };
+  };
+
   const vortex = await startVortexServer({
     host: IP,
     port: 0,
@@ -112,18 +150,8 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
         // Never settles; the server's close() destroys the socket, which ends the wait.
         return new Promise<never>(() => {});
       }
-      const { offset, length } = span(n);
-      const truth = opts.content.subarray(offset, offset + length);
-      const metadata: PieceMetadata = {
-        number: n,
-        offset,
-        length,
-        digest: `crc32:${crc32(truth)}`,
-        parentId: "",
-        trafficType: REMOTE_PEER,
-        costSeconds: 0n,
-        createdAtSeconds: BigInt(Math.floor(Date.now() / 1000)),
-      };
+      const { metadata, truth } = honestMetadata(n);
+      const length = metadata.length;
       let data = truth;
       const corruptLeft = corrupt.get(n) ?? 0;
       if (corruptLeft > 0 && length > 0) {
@@ -143,6 +171,41 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
         bytesSent += bytes;
       },
     },
+  });
+
+  // The raw server: reads the request itself, then lets the handler answer (or pipes the
+  // request to the honest server).
+  let rawHandler: RawVortexHandler | undefined;
+  const rawAsked: number[] = [];
+  const rawSockets = new Set<Socket>();
+  const raw = createServer((socket) => {
+    rawSockets.add(socket);
+    socket.once("close", () => rawSockets.delete(socket));
+    socket.on("error", () => {});
+    let got = Buffer.alloc(0);
+    const need = VORTEX_HEADER_BYTES + VORTEX_DOWNLOAD_PIECE_VALUE_BYTES;
+    const onData = (chunk: Buffer): void => {
+      got = Buffer.concat([got, chunk]);
+      if (got.length < need) return;
+      socket.off("data", onData);
+      socket.pause();
+      const request = got.subarray(0, need);
+      const { taskId, pieceNumber } = decodeDownloadPiece(request.subarray(VORTEX_HEADER_BYTES));
+      rawAsked.push(pieceNumber);
+      const handler = rawHandler;
+      const honest = pieceNumber < pieceCount ? honestMetadata(pieceNumber) : undefined;
+      if (handler && honest && handler(socket, { pieceNumber, taskId, ...honest }) !== "pass") return;
+      const upstream = connect({ host: IP, port: vortex.port });
+      upstream.on("error", () => socket.destroy());
+      socket.on("close", () => upstream.destroy());
+      upstream.write(request);
+      upstream.pipe(socket);
+      socket.resume();
+    };
+    socket.on("data", onData);
+  });
+  const rawPort = await new Promise<number>((resolve) => {
+    raw.listen({ host: IP, port: 0 }, () => resolve((raw.address() as { port: number }).port));
   });
 
   const upload: DfdaemonUploadServer = {
@@ -169,7 +232,7 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
         for (const n of remaining) {
           if (!have.has(n)) continue;
           const { offset, length } = span(n);
-          const answer: SyncPiecesResponse = { number: n, offset: BigInt(offset), length: BigInt(length), ip: IP, tcpPort: vortex.port };
+          const answer: SyncPiecesResponse = { number: n, offset: BigInt(offset), length: BigInt(length), ip: IP, tcpPort: rawHandler ? rawPort : vortex.port };
           call.write(answer);
           remaining.delete(n);
         }
@@ -215,6 +278,7 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
       server.bindAsync(`${IP}:0`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
     });
   } catch (err) {
+    raw.close();
     await vortex.close();
     throw err;
   }
@@ -245,7 +309,8 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
         server.forceShutdown();
       }
       openCalls.clear();
-      await vortex.close();
+      for (const socket of rawSockets) socket.destroy();
+      await Promise.all([vortex.close(), new Promise<void>((resolve) => raw.close(() => resolve()))]);
     })();
     return stopped;
   };
@@ -279,6 +344,10 @@ export async function startSeedParent(opts: SeedParentOptions): Promise<FakePare
       silent = true;
     },
     silentRequests: () => [...held],
+    rawVortex(handler) {
+      rawHandler = handler;
+    },
+    rawRequests: () => [...rawAsked],
     bytesServed: () => bytesSent,
     piecesServed: () => [...served],
     syncRequests,

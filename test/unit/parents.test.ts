@@ -23,7 +23,7 @@ class FakeSyncCall extends EventEmitter {
 }
 
 /** unsigned: the header carries no crc32 (digest ""), the bytes are whatever they are. */
-type Answer = "ok" | "corrupt" | "unsigned" | "reset" | { digest: string; fail: true };
+type Answer = "ok" | "corrupt" | "unsigned" | "reset" | { digest: string; fail: true } | { slowMs: number };
 
 interface Rig {
   timer: FakeTimer;
@@ -56,6 +56,12 @@ function rig(pieceCount: number, parents: number[][], script: Record<number, Ans
     calls.push({ parent: opts.port - 1, piece: opts.pieceNumber, at: timer.now() });
     const answer = answers.get(opts.port)?.shift() ?? "ok";
     if (answer === "reset") throw new VortexConnectionError("reset", "ECONNRESET");
+    if (typeof answer === "object" && "slowMs" in answer) {
+      // A slow but moving parent: the bytes take this long (its low-speed watchdog is not tripped).
+      await new Promise<void>((resolve) => timer.setTimeout(resolve, answer.slowMs));
+      const metadata = { number: opts.pieceNumber, offset: opts.pieceNumber * LENGTH, length: LENGTH, digest: GOOD } as PieceMetadata;
+      return { metadata, data: Buffer.alloc(0), digest: GOOD };
+    }
     const announced = typeof answer === "object" ? answer.digest : answer === "unsigned" ? "" : GOOD;
     const metadata = { number: opts.pieceNumber, offset: opts.pieceNumber * LENGTH, length: LENGTH, digest: announced } as PieceMetadata;
     opts.onMetadata?.(metadata);
@@ -164,6 +170,17 @@ describe("ParentFetcher retries", () => {
     }
     assert.deepEqual(r.calls.map((c) => c.at), [0, 156]);
     assert.equal(settled, "exhausted");
+  });
+
+  test("a transfer still in flight is not a quiet spell: the stall timeout waits for it", async () => {
+    const r = rig(1, [[0]], { 0: [{ slowMs: 2500 }] }, 2, [], 1000);
+    let settled: ParentFetchResult | undefined;
+    void r.result.then((result) => (settled = result));
+    await r.timer.advance(2400);
+    assert.equal(settled, undefined, "gave up on a parent that was still sending");
+    await r.timer.advance(100);
+    assert.equal(settled, "complete");
+    assert.equal(r.ledger.finishedPiece(0)?.parentId, "parent-0");
   });
 
   test("a reset parent is dead: never asked again, even after any backoff", async () => {
