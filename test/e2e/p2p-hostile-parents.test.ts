@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import { encodePieceContentHeader } from "../../src/transport/vortex-codec.js";
+import type { AnnouncePeerRequest } from "../../src/gen/scheduler/v2/scheduler.js";
+import { parentPeer } from "../support/scheduler-stream.js";
 import { exists } from "../support/cli-e2e.js";
 import type { RawPieceRequest } from "../support/parent.js";
 import { MiB, assertDownloaded, assertWireHygiene, startRig, type P2PRig } from "./p2p-harness.js";
@@ -20,8 +22,8 @@ after(async () => {
 const CONTENT = randomBytes(4 * MiB + 777); // 2 pieces
 const originGets = (r: P2PRig): number => r.cluster.origin!.requests.filter((q) => q.method === "GET").length;
 
-async function rig(): Promise<P2PRig> {
-  const r = await startRig({ content: CONTENT, pieceTimeout: "2s" });
+async function rig(pieceTimeout = "2s"): Promise<P2PRig> {
+  const r = await startRig({ content: CONTENT, pieceTimeout });
   rigs.push(r);
   return r;
 }
@@ -85,6 +87,26 @@ describe("hostile parents on the vortex wire", () => {
     await assertDownloaded(r, run);
     assert.equal(run.json!.pieces.fromParents, 0);
     assert.equal(run.json!.pieces.fromSource, 2);
+    assertWireHygiene(r);
+  });
+
+  test("a scheduler offering ourselves as the only parent: no stall on our own upload server, the origin's bytes at once (pieceTimeout 60 s, run deadline 40 s)", async () => {
+    const r = await rig("60s");
+    const scheduler = r.order[0]!;
+    // The register is answered with our own peer on our own host, as a full Go Peer.
+    scheduler.scriptAnswers((request: AnnouncePeerRequest) => {
+      if (request.request?.$case !== "registerPeerRequest") return undefined;
+      const host = scheduler.hosts.get(request.hostId)!;
+      const now = new Date();
+      const task = { id: r.taskId, type: 0, url: r.url, contentLength: BigInt(CONTENT.length), pieceLength: BigInt(4 * MiB), pieceCount: 2, state: "Running", createdAt: now, updatedAt: now };
+      const self = parentPeer({ peerId: request.peerId, hostId: host.id, hostname: host.hostname, ip: host.ip, port: host.port }, task, now);
+      return { $case: "normalTaskResponse", value: { candidateParents: [self] } };
+    });
+    const run = await r.run([]);
+    await assertDownloaded(r, run);
+    assert.equal(run.json!.pieces.fromSource, 2);
+    const cases = scheduler.streamMessages(run.json!.peerId!).map((m) => m.request!.$case);
+    assert.deepEqual(cases.slice(0, 3), ["registerPeerRequest", "downloadPeerStartedRequest", "reschedulePeerRequest"]);
     assertWireHygiene(r);
   });
 });

@@ -63,6 +63,12 @@ export interface StreamContext {
   delay(): Promise<void>;
   /** Counts a finished piece; may switch the scheduler into a fault. */
   onPieceFinished(): void;
+  /**
+   * A scripted answer to a register or reschedule instead of the scheduling rule (an
+   * ill-formed or hostile scheduler): a response, "silent" (no answer), "end" (the stream
+   * ends OK without an answer), or undefined for the normal answer.
+   */
+  script?(request: AnnouncePeerRequest, peer: PeerRecord | undefined): AnnouncePeerResponse["response"] | "silent" | "end" | undefined;
 }
 
 type Outcome =
@@ -116,9 +122,13 @@ export function serveAnnouncePeer(
       return;
     }
     const problem = validateAnnouncePeerRequest(request);
-    const outcome = problem !== undefined
+    let outcome = problem !== undefined
       ? end(status.INVALID_ARGUMENT, problem)
       : dispatch(request, registeredPeerId, context);
+    const scripted = outcome.kind === "answer" ? context.script?.(request, context.peers.get(request.peerId)) : undefined;
+    if (scripted === "silent") outcome = NONE;
+    else if (scripted === "end") outcome = OK_END;
+    else if (scripted !== undefined) outcome = answer(scripted);
     if (request.request?.$case === "registerPeerRequest" && outcome.kind === "answer") registeredPeerId = request.peerId;
     if (outcome.kind === "none") return;
     await context.delay();

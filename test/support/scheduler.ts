@@ -92,6 +92,7 @@ export class FakeScheduler {
   private slowMs = 0;
   private pieceTrigger: PieceTrigger | undefined;
   private finishedPieces = 0;
+  private script: StreamContext["script"];
 
   constructor(
     readonly name: string,
@@ -221,6 +222,11 @@ export class FakeScheduler {
     this.pieceTrigger = { fault: "silent", remainingPieces: pieces };
   }
 
+  /** Scripts the answers to registers and reschedules (StreamContext.script); undefined: the rule again. */
+  scriptAnswers(script: StreamContext["script"]): void {
+    this.script = script;
+  }
+
   /** Delays every answer (responses, stream ends, unary replies) by `ms`. */
   slow(ms: number): void {
     this.slowMs = ms;
@@ -258,6 +264,7 @@ export class FakeScheduler {
         await this.delay();
       },
       onPieceFinished: () => this.onPieceFinished(),
+      script: (request, peer) => this.script?.(request, peer),
     };
   }
 
