@@ -14,6 +14,7 @@ import { planBatch, type BatchEntry, type BatchSource } from "./batch-plan.js";
 import { BatchProgress } from "./batch-progress.js";
 import { listPrefix } from "./batch-recursive.js";
 import { batchSummary, runBatch, type FileOutcome } from "./batch.js";
+import type { ProcessParts } from "./compose.js";
 import { parseSourceUrl } from "./option-values.js";
 import { abortOnSignals } from "./signals.js";
 
@@ -30,6 +31,13 @@ export async function runBatchCommand(config: RunConfig, version: string): Promi
   const running = new Set<{ removeTempSync(): void }>();
   const disarm = abortOnSignals(controller, config.timeoutMs, running);
   const progressStream = process.stderr;
+  // Nothing was downloaded: the error line, and with --json the batch's final object.
+  const failedBeforeFiles = (err: unknown): number => {
+    const failure = controller.signal.aborted ? controller.signal.reason : err;
+    progressStream.write(`dfget: error: ${messageOf(failure)}\n`);
+    if (config.json) writeLine(batchSummary({ exitCode: exitCodeOf(failure), files: 0, failed: 0, bytesWritten: 0, outcomes: [] }, Date.now() - started));
+    return exitCodeOf(failure);
+  };
   let entries: BatchEntry[];
   try {
     const sources = await gatherSources(config, version, controller.signal);
@@ -37,14 +45,13 @@ export async function runBatchCommand(config: RunConfig, version: string): Promi
     entries = planBatch(sources, config.output);
   } catch (err) {
     disarm();
-    const failure = controller.signal.aborted ? controller.signal.reason : err;
-    progressStream.write(`dfget: error: ${messageOf(failure)}\n`);
-    if (config.json) writeLine(batchSummary({ exitCode: exitCodeOf(failure), files: 0, failed: 0, bytesWritten: 0, outcomes: [] }, Date.now() - started));
-    return exitCodeOf(failure);
+    return failedBeforeFiles(err);
   }
   try {
     if (config.dryRun) return await dryRunAll(config, version, entries);
-    return await downloadAll(config, version, entries, controller.signal, started, running);
+    const shared = await import("./compose.js").then((compose) => compose.processPartsFor(config, version)).catch((err: unknown) => ({ failed: err }));
+    if ("failed" in shared) return failedBeforeFiles(shared.failed);
+    return await downloadAll(config, version, entries, shared, controller.signal, started, running);
   } finally {
     disarm();
   }
@@ -115,15 +122,15 @@ async function downloadAll(
   config: RunConfig,
   version: string,
   entries: readonly BatchEntry[],
+  shared: ProcessParts,
   signal: AbortSignal,
   started: number,
   running: Set<{ removeTempSync(): void }>,
 ): Promise<number> {
   const modules = await loadRunModules();
   const { buildSummary, emptyResult } = modules.summary;
-  const { originFor, processPartsFor } = modules.compose;
+  const { originFor } = modules.compose;
   const progress = new BatchProgress({ progress: config.progress, color: config.color, quiet: config.quiet, stream: process.stderr, env: process.env, files: entries.length });
-  const shared = await processPartsFor(config, version);
   const report = (entry: BatchEntry, outcome: FileOutcome, summary: unknown): void => {
     progress.finish(entry, outcome);
     if (config.json) writeLine(summary);

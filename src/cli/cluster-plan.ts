@@ -8,6 +8,14 @@ import { createChannelCredentials } from "../rpc/channels.js";
 import { probe } from "../rpc/health.js";
 import { localIdentity } from "../engine/host.js";
 
+/**
+ * The label of TLS errors: the files are named only in the config file, so its errors
+ * name the key and the file (cli.md), e.g. `config /etc/dfget.yaml: scheduler.caCert: …`.
+ */
+export function tlsScope(config: Pick<RunConfig, "configFile">, side: "manager" | "scheduler"): string {
+  return config.configFile === undefined ? side : `config ${config.configFile}: ${side}`;
+}
+
 export function schedulerListFor(config: RunConfig, version: string, onWarning?: (m: string) => void, deadline?: number): SchedulerList {
   const me = localIdentity(config.host);
   return createSchedulerList(
@@ -23,7 +31,7 @@ export function schedulerListFor(config: RunConfig, version: string, onWarning?:
         version,
         commit: "",
       },
-      managerCredentials: createChannelCredentials(config.manager.tls, "manager"),
+      managerCredentials: createChannelCredentials(config.manager.tls, tlsScope(config, "manager")),
       connectTimeoutMs: config.scheduler.connectTimeoutMs,
       callTimeoutMs: Math.max(config.scheduler.connectTimeoutMs, 5000),
       deadline,
@@ -35,7 +43,7 @@ export function schedulerListFor(config: RunConfig, version: string, onWarning?:
       resolver: resolverFromEnv(process.env.DFGET_TEST_HOSTS) ?? systemResolver,
       onWarning,
       // As the Rust dfdaemon: keep the first cluster (in manager order) with a healthy scheduler.
-      probe: (addr) => probe(addr, { credentials: createChannelCredentials(config.scheduler.tls, "scheduler"), timeoutMs: config.scheduler.connectTimeoutMs, deadline }),
+      probe: (addr) => probe(addr, { credentials: createChannelCredentials(config.scheduler.tls, tlsScope(config, "scheduler")), timeoutMs: config.scheduler.connectTimeoutMs, deadline }),
     },
   );
 }

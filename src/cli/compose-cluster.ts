@@ -18,7 +18,7 @@ import { CooldownLedger } from "../switching/cooldown.js";
 import { SchedulerSelector, type CandidateAddrs } from "../switching/selector.js";
 import { hostIdOf } from "../task/task-id.js";
 import { fetchPiece } from "../transport/vortex-client.js";
-import { schedulerListFor } from "./cluster-plan.js";
+import { schedulerListFor, tlsScope } from "./cluster-plan.js";
 import type { ClusterRunParts, ProcessParts } from "./compose.js";
 
 /** Parents are plain-text peers; a failed SyncPieces is handled by the fetcher, never retried by grpc-js. */
@@ -27,7 +27,7 @@ const PARENT_CHANNEL_OPTIONS: grpc.ChannelOptions = { "grpc.enable_retries": 0, 
 /** What every run in this process shares when a cluster is configured. close() once, after the last run. */
 export function clusterProcessParts(config: RunConfig, version: string, clock: Clock): ProcessParts {
   const pool = new ChannelPool();
-  const credentials = createChannelCredentials(config.scheduler.tls, "scheduler");
+  const credentials = createChannelCredentials(config.scheduler.tls, tlsScope(config, "scheduler"));
   const clients: SchedulerClients = {
     open: (addr) => pool.openClient(SchedulerClient, addr, credentials),
     drop: (addr) => pool.close(addr),
@@ -53,7 +53,7 @@ export function clusterProcessParts(config: RunConfig, version: string, clock: C
   return {
     clock,
     clusterParts(runConfig, deadline): ClusterRunParts {
-      const schedulerCredentials = createChannelCredentials(runConfig.scheduler.tls, "scheduler");
+      const schedulerCredentials = createChannelCredentials(runConfig.scheduler.tls, tlsScope(runConfig, "scheduler"));
       const schedulers = schedulerListFor(runConfig, version, undefined, deadline);
       return {
         schedulers,

@@ -42,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     process.stderr.write(`${ERROR_PREFIX} ${userMessage(err)}\n`);
     // The summary is promised on every failure, usage errors included.
-    if (argv.includes("--json")) await printUsageFailureSummary(argv, err);
+    if (jsonRequested(argv)) await printUsageFailureSummary(argv, err);
     return exitCodeOf(err);
   }
   const { Renderer } = await import("./render.js");
@@ -66,9 +66,25 @@ async function dryRun(config: RunConfig, version: string, renderer: Renderer): P
     process.stdout.write(await runDryRun(config, version, (m) => renderer.error(m)));
     return ExitCode.ok;
   } catch (err) {
-    renderer.error(userMessage(err));
-    return exitCodeOf(err);
+    return failedBeforeRun(config, err, renderer);
   }
+}
+
+/**
+ * A run that failed before any transfer (a dry run's HEAD, an unreadable TLS file, bad S3
+ * credentials): the error line, and with --json the summary, which cli.md promises on
+ * every failure (on stderr when -O -).
+ */
+async function failedBeforeRun(config: RunConfig, err: unknown, renderer: Renderer): Promise<number> {
+  const code = exitCodeOf(err);
+  renderer.error(userMessage(err, config.output));
+  if (config.json) {
+    const { buildSummary, emptyResult } = await import("./summary.js");
+    const facts = emptyResult(config.url, config.output, config.clusterSource === "none" ? "none" : "pending");
+    const summary = buildSummary(facts, { code, error: err, durationMs: 0 });
+    (config.output === "-" ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);
+  }
+  return code;
 }
 
 /** One download: wire its parts, run it under the run's signal, print the summary. */
@@ -78,13 +94,17 @@ async function download(config: RunConfig, version: string, renderer: Renderer):
     import("./summary.js"),
     import("./compose.js"),
   ]);
-  const shared = await processPartsFor(config, version);
+  let shared: Awaited<ReturnType<typeof processPartsFor>> | undefined;
+  let origin: Awaited<ReturnType<typeof originFor>> | undefined;
   let parts: ReturnType<typeof runPartsFor>;
   try {
-    parts = runPartsFor(config, shared, await originFor(config, version));
+    shared = await processPartsFor(config, version);
+    origin = await originFor(config, version);
+    parts = runPartsFor(config, shared, origin);
   } catch (err) {
-    renderer.error(userMessage(err));
-    return exitCodeOf(err);
+    await origin?.close();
+    await shared?.close();
+    return failedBeforeRun(config, err, renderer);
   }
   const run = new DownloadRun(parts);
   renderer.attach(run);
@@ -123,11 +143,37 @@ async function download(config: RunConfig, version: string, renderer: Renderer):
 async function printUsageFailureSummary(argv: string[], err: unknown): Promise<void> {
   const { buildSummary, emptyResult } = await import("./summary.js");
   const url = argv.find((a) => /^[a-z][a-z0-9+.-]*:\/\//i.test(a)) ?? "";
-  const dash = argv.indexOf("-O") >= 0 ? argv.indexOf("-O") : argv.indexOf("--output");
-  const typed = dash >= 0 ? (argv[dash + 1] ?? "") : "";
-  // cli.md's "output" is an absolute path (as on every other summary), "-" for stdout.
-  const output = typed === "" || typed === "-" ? typed : resolve(typed);
+  const typed = typedOutput(argv);
+  // As on every other path: an absolute path, or "-" for stdout, or "" when none was given.
+  const output = typed === "" || typed === "-" ? typed : resolve(process.cwd(), typed);
   const code = exitCodeOf(err instanceof Error ? err : new UsageError(String(err)));
   const summary = buildSummary(emptyResult(url, output, "none"), { code, error: err, durationMs: 0 });
   (output === "-" ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);
+}
+
+/** The options before `--`: what the parser reads. */
+function optionArgs(argv: readonly string[]): readonly string[] {
+  return argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
+}
+
+/** Whether the command line, even a broken one, asks for --json (the last spelling wins). */
+export function jsonRequested(argv: readonly string[]): boolean {
+  let json = false;
+  for (const arg of optionArgs(argv)) {
+    if (arg === "--json" || arg === "--json=true") json = true;
+    else if (arg === "--no-json" || arg === "--json=false") json = false;
+  }
+  return json;
+}
+
+/** -O PATH, -OPATH, -O=PATH, --output PATH, --output=PATH as typed (the last wins); "" if none. */
+export function typedOutput(argv: readonly string[]): string {
+  const args = optionArgs(argv);
+  let output = "";
+  args.forEach((arg, i) => {
+    if (arg === "-O" || arg === "--output") output = args[i + 1] ?? "";
+    else if (arg.startsWith("--output=")) output = arg.slice("--output=".length);
+    else if (/^-O./.test(arg)) output = arg.slice(arg[2] === "=" ? 3 : 2);
+  });
+  return output;
 }

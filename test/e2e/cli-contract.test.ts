@@ -1,0 +1,121 @@
+// Contract review (../shared/design/cli.md) through the BUILT CLI: the --json summary on
+// failure paths that ran before any transfer (a dry run's HEAD, an unreadable TLS file
+// named by the config, half-given S3 credentials, `--json=true` on a bad command line),
+// getopt-style attached short values (-Ofile, -H'K: V'), and --progress bar on a pipe.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { runDfget, workDirs, type DfgetSummary } from "../support/cli.js";
+import { requestsFor, sha256, sha256OfFile } from "../support/cli-e2e.js";
+import { startOrigin, type FakeOrigin } from "../support/origin.js";
+
+const BODY = randomBytes(5 * 1024 * 1024);
+let origin: FakeOrigin;
+const dirs = workDirs();
+
+before(async () => {
+  origin = await startOrigin({ files: { "/data.bin": BODY, "/headers.bin": BODY.subarray(0, 1000) } });
+  origin.setFault("/missing", { kind: "status", status: 404 });
+});
+
+after(async () => {
+  await origin.close();
+  await dirs.removeAll();
+});
+
+/** The text holds exactly one line, a JSON object with the failure fields cli.md lists. */
+function oneFailureSummary(text: string, exitCode: number): DfgetSummary {
+  const lines = text.split("\n");
+  assert.equal(lines.length, 2, `one JSON line: ${JSON.stringify(text)}`);
+  const s = JSON.parse(lines[0]) as DfgetSummary;
+  assert.equal(s.ok, false);
+  assert.equal(s.exitCode, exitCode);
+  assert.equal(typeof s.error, "string");
+  for (const key of ["url", "output", "taskId", "peerId", "contentLength", "bytesWritten", "durationMs", "bytesPerSecond", "pieces", "backToSource", "scheduler", "digest"]) {
+    assert.ok(key in s, `has ${key}`);
+  }
+  assert.equal(s.peerId, null);
+  return s;
+}
+
+/** A config file naming a CA certificate that does not exist. */
+async function configWithMissingCa(dir: string): Promise<{ config: string; ca: string }> {
+  const config = join(dir, "dfget.yaml");
+  const ca = join(dir, "no-such-ca.pem");
+  await writeFile(config, `scheduler:\n  caCert: ${ca}\n`);
+  return { config, ca };
+}
+
+describe("--json: one summary also when the run fails before any transfer", { concurrency: 4 }, () => {
+  test("--dry-run --json whose HEAD gets 404: exit 22 and one JSON line on stdout", async () => {
+    const w = await dirs.make();
+    const url = origin.url("/missing");
+    const run = await runDfget([url, "--dry-run", "--json", "--state-dir", w.state]);
+    assert.equal(run.code, 22, run.stderr);
+    const s = oneFailureSummary(run.stdout, 22);
+    assert.equal(s.url, url);
+    assert.match(s.error ?? "", /404/);
+    assert.equal(run.stderr, `dfget: error: origin answered 404 Not Found for ${url}\n`);
+  });
+
+  test("an unreadable scheduler.caCert: exit 2, the key and the file named, the summary printed", async () => {
+    const w = await dirs.make();
+    const { config, ca } = await configWithMissingCa(w.dir);
+    const url = origin.url("/data.bin");
+    const run = await runDfget([url, "-O", w.out, "--json", "--scheduler", "127.0.0.1:9", "--config", config, "--state-dir", w.state]);
+    assert.equal(run.code, 2, run.stderr);
+    const line = `config ${config}: scheduler.caCert: cannot read ${ca} (no such file or directory)`;
+    assert.equal(run.stderr, `dfget: error: ${line}\n`);
+    const s = oneFailureSummary(run.stdout, 2);
+    assert.equal(s.error, line);
+    assert.equal(s.output, w.out);
+  });
+
+  test("the same with -O -: the summary on stderr, nothing on stdout", async () => {
+    const w = await dirs.make();
+    const { config } = await configWithMissingCa(w.dir);
+    const run = await runDfget([origin.url("/data.bin"), "-O", "-", "--json", "--scheduler", "127.0.0.1:9", "--config", config, "--state-dir", w.state]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.equal(run.stdout, "");
+    const [errorLine, ...rest] = run.stderr.split("\n");
+    assert.match(errorLine, /^dfget: error: config .*: scheduler\.caCert: cannot read /);
+    oneFailureSummary(rest.join("\n"), 2);
+  });
+
+  test("several files with an unreadable scheduler.caCert: exit 2 and the batch's final object", async () => {
+    const w = await dirs.make();
+    const { config } = await configWithMissingCa(w.dir);
+    const run = await runDfget([origin.url("/data.bin"), origin.url("/headers.bin"), "-O", `${w.dir}/files/`, "--json", "--scheduler", "127.0.0.1:9", "--config", config, "--state-dir", w.state]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /^dfget: error: config .*: scheduler\.caCert: cannot read /);
+    const lines = run.stdout.split("\n");
+    assert.equal(lines.length, 2, run.stdout);
+    const final = JSON.parse(lines[0]) as { ok: boolean; exitCode: number };
+    assert.equal(final.ok, false);
+    assert.equal(final.exitCode, 2);
+  });
+
+  test("s3:// with an access key id but no secret: exit 2 and the summary", async () => {
+    const w = await dirs.make();
+    const run = await runDfget(["s3://bucket/key.bin", "-O", w.out, "--json", "--storage-access-key-id", "AKID", "--storage-endpoint", origin.url("/"), "--state-dir", w.state]);
+    assert.equal(run.code, 2, run.stderr);
+    const s = oneFailureSummary(run.stdout, 2);
+    assert.match(s.error ?? "", /access key id and a secret/);
+  });
+
+  test("--json=true on a bad command line: the summary, with -O as an absolute path", async () => {
+    const w = await dirs.make();
+    const run = await runDfget([origin.url("/data.bin"), "-O", "rel.bin", "--json=true", "--bogus"], { cwd: w.dir });
+    assert.equal(run.code, 2, run.stderr);
+    const s = oneFailureSummary(run.stdout, 2);
+    assert.equal(s.output, join(w.dir, "rel.bin"));
+  });
+
+  test("--json then --no-json on a bad command line: no summary", async () => {
+    const run = await runDfget([origin.url("/data.bin"), "-O", "x", "--json", "--no-json", "--bogus"]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.equal(run.stdout, "");
+  });
+});
