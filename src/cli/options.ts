@@ -97,6 +97,32 @@ function rejectCurlOutputFlag(options: readonly string[]): void {
   }
 }
 
+/** Short and long spellings of the options that take a value. */
+const SHORT_WITH_VALUE = new Set(OPTIONS.flatMap((o) => (o.alias && o.kind !== "boolean" ? [o.alias] : [])));
+const LONG_WITH_VALUE = new Set(OPTIONS.flatMap((o) => (o.kind !== "boolean" ? [o.name] : [])));
+
+/**
+ * A short option's value may be attached, getopt style, as curl and wget read it:
+ * `-Ofile.bin`, `-H'Accept: x'`, `-ldebug` become `-O file.bin` … (yargs would read
+ * `-Ofile` as -O -f -i -l -e). `-O=x` is left to yargs; nothing after `--` is touched.
+ */
+export function splitAttachedValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  let valueNext = false;
+  let optionsEnded = false;
+  for (const arg of argv) {
+    const attached = /^-([A-Za-z])([^=][\s\S]*)$/.exec(arg);
+    if (!optionsEnded && !valueNext && attached && SHORT_WITH_VALUE.has(attached[1])) {
+      out.push(`-${attached[1]}`, attached[2]);
+      continue;
+    }
+    out.push(arg);
+    if (arg === "--" && !valueNext) optionsEnded = true;
+    valueNext = !optionsEnded && !valueNext && ((arg.length === 2 && SHORT_WITH_VALUE.has(arg[1]) && arg[0] === "-") || (arg.startsWith("--") && LONG_WITH_VALUE.has(arg.slice(2))));
+  }
+  return out;
+}
+
 function buildParser(argv: string[]): Argv {
   const options: Record<string, Options> = {};
   for (const spec of OPTIONS) {
@@ -105,7 +131,7 @@ function buildParser(argv: string[]): Argv {
       ...(spec.kind === "boolean" ? { type: "boolean" } : { type: "string", requiresArg: true }),
     };
   }
-  return yargs(argv)
+  return yargs(splitAttachedValues(argv))
     .scriptName("dfget")
     .locale("en")
     .exitProcess(false)

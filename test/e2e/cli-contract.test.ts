@@ -119,3 +119,16 @@ describe("--json: one summary also when the run fails before any transfer", { co
     assert.equal(run.stdout, "");
   });
 });
+
+describe("attached short-option values, as curl and wget read them", { concurrency: 4 }, () => {
+  test("-OPATH saves to PATH and -H'K: V' sends the header", async () => {
+    const w = await dirs.make();
+    const run = await runDfget([origin.url("/headers.bin"), "-Oattached.bin", "-HX-Attached: yes", "-q", "--state-dir", w.state], { cwd: w.dir });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, "");
+    assert.equal(await sha256OfFile(join(w.dir, "attached.bin")), sha256(BODY.subarray(0, 1000)));
+    const gets = requestsFor(origin, "/headers.bin").filter((r) => r.method === "GET");
+    assert.ok(gets.length > 0);
+    for (const r of gets) assert.equal(r.headers["x-attached"], "yes");
+  });
+});

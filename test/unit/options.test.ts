@@ -476,3 +476,24 @@ describe("friendly mistakes", () => {
     assert.deepEqual(await messageOf(["https://example.com/", "-O", "."]), ["cannot name a file after https://example.com/ (the URL path ends in /); give -O a file path", 2]);
   });
 });
+
+describe("attached short-option values (getopt style, as curl and wget)", () => {
+  test("-OPATH, -H'K: V', -ldebug, -p3 read as -O PATH, -H 'K: V', …", async () => {
+    const c = await run([URL_, "-Oout.bin", "-HX-A: b", "-ldebug", "-p3"]);
+    assert.equal(c.output, "/work/dir/out.bin");
+    assert.deepEqual(c.headers, [["X-A", "b"]]);
+    assert.equal(c.logLevel, "debug");
+    assert.equal(c.priority, 3);
+  });
+
+  test("a value after -O, or anything after --, is not split", async () => {
+    assert.equal(await usageError([URL_, "-O", "-Hx"]), "-O: missing value");
+    const c = await run(["-O", "o", "--", URL_]);
+    assert.equal(c.url, URL_);
+    assert.equal(await usageError(["-O", "o", "--", "-Ox"]), 'invalid URL "-Ox" (expected an absolute http://, https://, s3:// URL)');
+  });
+
+  test("an unknown letter after a boolean short option is still an unknown option", async () => {
+    assert.match(await usageError([URL_, "-O", "o", "-qz"]), /^unknown option -z/);
+  });
+});
