@@ -118,6 +118,9 @@ export class Renderer {
           // Keep the terminal's line wrap on: notices printed meanwhile must wrap, not clip.
           linewrap: true,
           fps: 10,
+          // --progress bar asked for the bar: drawn on a pipe too (wget's bar:force), not nothing.
+          noTTYOutput: true,
+          notTTYSchedule: this.opts.lineIntervalMs ?? 2000,
         });
         this.bar.start(p.total ?? 0, p.transferred);
       } else {

@@ -132,3 +132,13 @@ describe("attached short-option values, as curl and wget read them", { concurren
     for (const r of gets) assert.equal(r.headers["x-attached"], "yes");
   });
 });
+
+describe("--progress bar on a pipe", () => {
+  test("draws the bar (as wget's bar:force) instead of printing nothing", async () => {
+    const w = await dirs.make();
+    const run = await runDfget([origin.url("/data.bin"), "-O", w.out, "--progress", "bar", "--state-dir", w.state]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /█/);
+    assert.match(run.stderr, /100%/);
+  });
+});
