@@ -36,7 +36,8 @@ export async function planDryRun(config: RunConfig, version: string, warn: (m: s
   return (await planWithExtras(config, version, warn)).plan;
 }
 
-async function planWithExtras(config: RunConfig, version: string, warn: (m: string) => void): Promise<{ plan: DryRunPlan; extras: DryRunExtras }> {
+/** `signal` (--timeout, Ctrl-C) ends the HEAD; the caller stops waiting for the rest. */
+async function planWithExtras(config: RunConfig, version: string, warn: (m: string) => void, signal?: AbortSignal): Promise<{ plan: DryRunPlan; extras: DryRunExtras }> {
   const taskId = taskIdOf({
     url: config.url,
     tag: config.tag,
@@ -50,7 +51,7 @@ async function planWithExtras(config: RunConfig, version: string, warn: (m: stri
     // The same client a download would use (S3 signer only for an s3:// URL).
     const origin = await originFor(config, version);
     try {
-      contentLength = (await origin.head(config.url)).contentLength ?? null;
+      contentLength = (await origin.head(config.url, signal)).contentLength ?? null;
     } finally {
       await origin.close();
     }
@@ -116,8 +117,8 @@ export function formatDryRun(plan: DryRunPlan, extras: DryRunExtras): string {
   return `${lines.join("\n")}\n`;
 }
 
-export async function runDryRun(config: RunConfig, version: string, warn: (m: string) => void): Promise<string> {
-  const { plan, extras } = await planWithExtras(config, version, warn);
+export async function runDryRun(config: RunConfig, version: string, warn: (m: string) => void, signal?: AbortSignal): Promise<string> {
+  const { plan, extras } = await planWithExtras(config, version, warn, signal);
   if (config.json) return `${JSON.stringify(plan)}\n`;
   return formatDryRun(plan, extras);
 }

@@ -60,13 +60,21 @@ export async function main(argv: string[]): Promise<number> {
   return download(config, version, renderer);
 }
 
+/** The plan, bounded by --timeout (exit 28) and ended by Ctrl-C (130) like a download. */
 async function dryRun(config: RunConfig, version: string, renderer: Renderer): Promise<number> {
+  const controller = new AbortController();
+  const disarm = abortOnSignals(controller, config.timeoutMs, []);
+  const aborted = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener("abort", () => reject(controller.signal.reason as Error), { once: true });
+  });
   try {
     const { runDryRun } = await import("./dry-run.js");
-    process.stdout.write(await runDryRun(config, version, (m) => renderer.error(m)));
+    process.stdout.write(await Promise.race([runDryRun(config, version, (m) => renderer.error(m), controller.signal), aborted]));
     return ExitCode.ok;
   } catch (err) {
-    return failedBeforeRun(config, err, renderer);
+    return failedBeforeRun(config, controller.signal.aborted ? controller.signal.reason : err, renderer);
+  } finally {
+    disarm();
   }
 }
 
@@ -81,7 +89,8 @@ async function failedBeforeRun(config: RunConfig, err: unknown, renderer: Render
   if (config.json) {
     const { buildSummary, emptyResult } = await import("./summary.js");
     const facts = emptyResult(config.url, config.output, config.clusterSource === "none" ? "none" : "pending");
-    const summary = buildSummary(facts, { code, error: err, durationMs: 0 });
+    // Nothing was transferred; the time is the invocation's (a dry run may wait out --timeout).
+    const summary = buildSummary(facts, { code, error: err, durationMs: Math.round(performance.now()) });
     (config.output === "-" ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);
   }
   return code;

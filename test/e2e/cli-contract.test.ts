@@ -18,6 +18,8 @@ const dirs = workDirs();
 before(async () => {
   origin = await startOrigin({ files: { "/data.bin": BODY, "/headers.bin": BODY.subarray(0, 1000) } });
   origin.setFault("/missing", { kind: "status", status: 404 });
+  origin.setFile("/hang.bin", BODY);
+  origin.setFault("/hang.bin", { kind: "stall" });
 });
 
 after(async () => {
@@ -58,6 +60,14 @@ describe("--json: one summary also when the run fails before any transfer", { co
     assert.equal(s.url, url);
     assert.match(s.error ?? "", /404/);
     assert.equal(run.stderr, `dfget: error: origin answered 404 Not Found for ${url}\n`);
+  });
+
+  test("--dry-run --timeout 1s whose HEAD never answers: --timeout ends it (exit 28), not the 30 s piece timeout", async () => {
+    const w = await dirs.make();
+    const run = await runDfget([origin.url("/hang.bin"), "--dry-run", "--json", "--timeout", "1s", "--state-dir", w.state], { timeoutMs: 20_000 });
+    assert.equal(run.code, 28, run.stderr);
+    assert.equal(run.stderr, "dfget: error: --timeout 1s reached\n");
+    assert.equal(oneFailureSummary(run.stdout, 28).error, "--timeout 1s reached");
   });
 
   test("an unreadable scheduler.caCert: exit 2, the key and the file named, the summary printed", async () => {
