@@ -145,10 +145,10 @@ describe("dfget output contract", { concurrency: 4 }, () => {
     }
   });
 
-  test("--version prints dfget 0.1.0", async () => {
+  test('--version prints dfget 0.2.0 (cli.md: this version builds its "Additions in 0.2")', async () => {
     const run = await runDfget(["--version"]);
     assert.equal(run.code, 0);
-    assert.equal(run.stdout, "dfget 0.1.0\n");
+    assert.equal(run.stdout, "dfget 0.2.0\n");
     assert.equal(run.stderr, "");
   });
 
