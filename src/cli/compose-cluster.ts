@@ -43,6 +43,9 @@ export function clusterProcessParts(config: RunConfig, version: string, clock: C
         advertiseIp: ip,
         grpcPort: config.upload.port,
         tcpPort: config.upload.tcpPort,
+        // A child that stops reading frees its upload slot within a window, as a parent
+        // that stops sending loses ours.
+        lowSpeed: { limitBytesPerSecond: config.download.lowSpeedLimit, windowMs: config.download.pieceTimeoutMs },
       }),
   });
   let ledgerLoad: Promise<CooldownLedger> | undefined;

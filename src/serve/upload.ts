@@ -12,6 +12,7 @@ import {
 import { HealthService, HealthCheckResponse_ServingStatus, type HealthServer } from "../gen/grpc/health/v1/health.js";
 import { DfgetError, ExitCode } from "../errors.js";
 import { startVortexServer, type PieceLookupResult } from "./vortex-server.js";
+import type { UploadLowSpeed } from "./upload-body.js";
 import type { ServedPiece, ServedPieces } from "./pieces.js";
 
 export type { ServedPiece, ServedPieces } from "./pieces.js";
@@ -23,7 +24,10 @@ export interface UploadServerOptions {
   advertiseIp: string;
   grpcPort: number;
   tcpPort: number;
+  /** Uploads at once (default 16); a request beyond them is refused at once with an Error frame. */
   maxConcurrentUploads?: number;
+  /** download.lowSpeedLimit over a download.pieceTimeout window, for children as for us. */
+  lowSpeed?: UploadLowSpeed;
   onUpload?: (taskId: string, pieceNumber: number, bytes: number) => void;
 }
 
@@ -58,6 +62,7 @@ export async function startUploadServer(opts: UploadServerOptions): Promise<Uplo
     host: opts.bindIp,
     port: opts.tcpPort,
     maxConcurrent: opts.maxConcurrentUploads ?? 16,
+    lowSpeed: opts.lowSpeed,
     lookup: (taskId, n) => lookupPiece(tasks.get(taskId), n),
     hooks: { onServed: (taskId, n, bytes) => opts.onUpload?.(taskId, n, bytes) },
   });

@@ -3,6 +3,7 @@
 // then closed — what a Rust dfdaemon storage server does. Our upload server and the
 // test fake parent both serve pieces through this.
 import { createServer, type Server, type Socket } from "node:net";
+import { writeWatched, type UploadLowSpeed } from "./upload-body.js";
 import {
   PIECE_REQUEST_LIMITS,
   VortexErrorCode,
@@ -27,8 +28,13 @@ export interface PieceLookupResult {
 export interface VortexServerHooks {
   /** A whole piece was handed to the kernel. */
   onServed?(taskId: string, pieceNumber: number, bytes: number): void;
-  /** The body was cut short (short data, client gone, deadline); bytes = body bytes sent. */
-  onAborted?(taskId: string, pieceNumber: number, bytes: number): void;
+  /**
+   * The body was cut short (short data, client gone, deadline, or — `lowSpeed` set, its
+   * message — the child read too slowly); bytes = body bytes the kernel took.
+   */
+  onAborted?(taskId: string, pieceNumber: number, bytes: number, lowSpeed?: string): void;
+  /** Every upload slot was busy: the request was answered with an Error frame at once. */
+  onRefused?(taskId: string, pieceNumber: number): void;
 }
 
 export interface VortexServerOptions {
@@ -38,15 +44,23 @@ export interface VortexServerOptions {
   /** undefined → NotFound frame; a throw → Internal frame. */
   lookup: (taskId: string, pieceNumber: number) => Promise<PieceLookupResult | undefined>;
   /**
-   * Uploads (lookup + send) running at once; default 64. Connections beyond it are not
-   * refused: their request is read and they wait, first come first served, for a slot,
-   * under uploadTimeoutMs. Rust parents never refuse either (they only rate-limit), so a
-   * child is never sent to another parent just because this one is busy.
+   * Uploads (lookup + send) running at once; default 64. A request beyond it is answered
+   * at once with an Error frame (Internal, "upload slots full"), which a Rust child
+   * treats like any failed piece: it asks the next parent that has it. A Rust parent has
+   * no such cap (it only rate-limits bandwidth), so it never needs a busy answer; ours
+   * holds whole pieces in memory, hence the cap — but a queued child would wait without
+   * a word for up to its 360 s piece timeout, so none waits.
    */
   maxConcurrent?: number;
+  /**
+   * The low-speed rule for sending (upload-body.ts): a child that takes fewer than
+   * limitBytesPerSecond over windowMs (or nothing) is cut and its slot freed. Unset: only
+   * uploadTimeoutMs bounds a child that stops reading.
+   */
+  lowSpeed?: UploadLowSpeed;
   /** Deadline to receive the 74-byte request after accepting; default 10 s. */
   requestTimeoutMs?: number;
-  /** Deadline for waiting for a slot + lookup + sending; default 360 s (Rust writePieceTimeout). */
+  /** Deadline for lookup + sending; default 360 s (Rust writePieceTimeout). */
   uploadTimeoutMs?: number;
   hooks?: VortexServerHooks;
 }
@@ -129,12 +143,14 @@ async function serveConnection(socket: Socket, opts: VortexServerOptions, slots:
     clearTimeout(requestTimer);
   }
 
-  uploadTimer = setTimeout(() => socket.destroy(), opts.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS);
-  const release = socket.destroyed ? undefined : await slots.acquire(socket);
+  if (socket.destroyed) return;
+  const release = slots.tryAcquire();
   if (!release) {
-    clearTimeout(uploadTimer);
+    endAndClose(socket, encodeError(VortexErrorCode.Internal, `upload slots full (${slots.max} uploads in progress), try another parent`));
+    opts.hooks?.onRefused?.(request.taskId, request.pieceNumber);
     return;
   }
+  uploadTimer = setTimeout(() => socket.destroy(), opts.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS);
   try {
     await answer(socket, request.taskId, request.pieceNumber, opts);
   } finally {
@@ -162,14 +178,14 @@ async function answer(socket: Socket, taskId: string, pieceNumber: number, opts:
 
   const declared = found.metadata.length;
   const body = found.data.length > declared ? found.data.subarray(0, declared) : found.data;
-  socket.write(header);
-  const sent = await writeBody(socket, body);
-  if (sent && body.length === declared) {
+  const what = `child ${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"} (piece ${pieceNumber})`;
+  const outcome = await writeWatched(socket, header, body, what, opts.lowSpeed);
+  if (outcome.sent && body.length === declared) {
     endAndClose(socket);
     opts.hooks?.onServed?.(taskId, pieceNumber, body.length);
   } else {
     socket.destroy();
-    opts.hooks?.onAborted?.(taskId, pieceNumber, sent ? body.length : Math.max(0, socket.bytesWritten - header.length));
+    opts.hooks?.onAborted?.(taskId, pieceNumber, outcome.bytes, outcome.lowSpeed);
   }
 }
 
@@ -186,48 +202,21 @@ function endAndClose(socket: Socket, last?: Buffer): void {
   else socket.end(close);
 }
 
-/** True once every byte was handed to the kernel; false if the socket failed first. */
-function writeBody(socket: Socket, body: Buffer): Promise<boolean> {
-  if (body.length === 0) return Promise.resolve(!socket.destroyed);
-  return new Promise((resolve) => socket.write(body, (err) => resolve(!err)));
-}
-
-/** Counting semaphore with a FIFO queue; a waiter whose socket closes leaves the queue. */
+/** A counting semaphore without a queue: a request finds a free slot or is refused. */
 class UploadSlots {
   private active = 0;
-  private readonly waiting: Array<() => void> = [];
 
-  constructor(private readonly max: number) {}
+  constructor(readonly max: number) {}
 
-  /** A release function, or undefined when the socket closed while waiting. */
-  acquire(socket: Socket): Promise<(() => void) | undefined> {
-    if (this.active < this.max) {
-      this.active++;
-      return Promise.resolve(this.releaser());
-    }
-    return new Promise((resolve) => {
-      const grant = (): void => {
-        socket.off("close", onClose);
-        this.active++;
-        resolve(this.releaser());
-      };
-      const onClose = (): void => {
-        const at = this.waiting.indexOf(grant);
-        if (at >= 0) this.waiting.splice(at, 1);
-        resolve(undefined);
-      };
-      this.waiting.push(grant);
-      socket.once("close", onClose);
-    });
-  }
-
-  private releaser(): () => void {
+  /** A release function, or undefined when every slot is busy. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.active >= this.max) return undefined;
+    this.active++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.active--;
-      this.waiting.shift()?.();
     };
   }
 }

@@ -2,7 +2,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { TimeoutError } from "../../src/errors.js";
-import { deferred, waitFor } from "../support/wait.js";
+import { deferred } from "../support/wait.js";
 import {
   VortexErrorCode,
   VortexProtocolError,
@@ -196,34 +196,36 @@ describe("fetchPiece against startVortexServer", () => {
     }
   });
 
-  test("uploads beyond maxConcurrent wait for a slot instead of failing", async () => {
-    let active = 0;
-    let peak = 0;
+  test("a request beyond maxConcurrent is refused at once with an Error frame (Internal), not queued; the slot serves again once free", async () => {
     const gate = deferred();
     const firstLookup = deferred();
+    const refused: number[] = [];
     const data = pieceBytes(0, 10);
     const server = await startVortexServer({
       host: "127.0.0.1",
       port: 0,
       maxConcurrent: 1,
       lookup: async (_t, n) => {
-        active++;
-        peak = Math.max(peak, active);
-        firstLookup.resolve();
-        await gate.promise;
-        active--;
+        if (n === 0) {
+          firstLookup.resolve();
+          await gate.promise;
+        }
         return { metadata: metaFor(n, data), data };
       },
+      hooks: { onRefused: (_t, n) => refused.push(n) },
     });
     try {
-      const both = Promise.all([fetchPiece(opts(server.port, 0)), fetchPiece(opts(server.port, 1))]);
+      const first = fetchPiece(opts(server.port, 0));
       await firstLookup.promise;
-      await waitFor("the second connection", () => server.connections() >= 2);
-      assert.equal(active, 1, "second upload waits");
+      // 20 s deadline: an answer that only came with a timeout would fail the asserts below.
+      const err = await fetchPiece(opts(server.port, 1, { timeoutMs: 20_000 })).catch((e: unknown) => e);
+      assert.ok(err instanceof VortexRemoteError, String(err));
+      assert.equal(err.vortexCode, VortexErrorCode.Internal);
+      assert.match(err.message, /upload slots full \(1 uploads in progress\)/);
+      assert.deepEqual(refused, [1]);
       gate.resolve();
-      const got = await both;
-      assert.deepEqual(got.map((p) => p.metadata.number), [0, 1]);
-      assert.equal(peak, 1);
+      assert.equal((await first).metadata.number, 0);
+      assert.equal((await fetchPiece(opts(server.port, 1))).metadata.number, 1, "the freed slot serves the next request");
     } finally {
       await server.close();
     }
