@@ -37,16 +37,7 @@ export function clusterProcessParts(config: RunConfig, version: string, clock: C
     identity: { hostId: hostIdOf(ip, hostname), hostname, ip, idc: config.host.idc, location: config.host.location, version },
     clients,
     clock,
-    startUpload: () =>
-      startUploadServer({
-        bindIp: ip.startsWith("127.") ? "127.0.0.1" : "0.0.0.0",
-        advertiseIp: ip,
-        grpcPort: config.upload.port,
-        tcpPort: config.upload.tcpPort,
-        // A child that stops reading frees its upload slot within a window, as a parent
-        // that stops sending loses ours.
-        lowSpeed: { limitBytesPerSecond: config.download.lowSpeedLimit, windowMs: config.download.pieceTimeoutMs },
-      }),
+    startUpload: () => startUploads(config, ip),
   });
   let ledgerLoad: Promise<CooldownLedger> | undefined;
   const ledger = (notice: (message: string) => void): Promise<CooldownLedger> => {
@@ -86,6 +77,19 @@ export function clusterProcessParts(config: RunConfig, version: string, clock: C
       pool.closeAll();
     },
   };
+}
+
+/** Our upload servers, advertised at `ip`. */
+function startUploads(config: RunConfig, ip: string): ReturnType<typeof startUploadServer> {
+  return startUploadServer({
+    bindIp: ip.startsWith("127.") ? "127.0.0.1" : "0.0.0.0",
+    advertiseIp: ip,
+    grpcPort: config.upload.port,
+    tcpPort: config.upload.tcpPort,
+    // A child that stops reading frees its upload slot within a window, as a parent that
+    // stops sending loses ours.
+    lowSpeed: { limitBytesPerSecond: config.download.lowSpeedLimit, windowMs: config.download.pieceTimeoutMs },
+  });
 }
 
 /** The selector's view of the list: the resolved addresses, refreshed from the manager once when asked. */
