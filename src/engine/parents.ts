@@ -4,7 +4,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { DfdaemonUploadClient, SyncPiecesResponse } from "../gen/dfdaemon/v2/dfdaemon.js";
 import type { Peer } from "../gen/common/v2/common.js";
-import { formatHostPort } from "../net/address.js";
+import { formatHostPort, peerAddressProblem } from "../net/address.js";
 import { DfgetError, ExitCode, TimeoutError } from "../errors.js";
 import { VORTEX_CONNECT_TIMEOUT_MS } from "../transport/vortex-client.js";
 import type { Timer } from "../clock.js";
@@ -54,13 +54,16 @@ export type ParentFetchResult = "complete" | "exhausted" | "stopped";
 interface ParentLink {
   peer: Peer;
   id: string;
-  client: DfdaemonUploadClient;
+  /** None for a candidate without a usable address: it is never dialled. */
+  client?: DfdaemonUploadClient;
   call?: grpc.ClientReadableStream<SyncPiecesResponse>;
   /** piece number → where to fetch it */
   has: Map<number, { ip: string; port: number }>;
   syncEnded: boolean;
   dead: boolean;
   active: number;
+  /** A SyncPieces answer named an address we cannot dial (said once per parent). */
+  badAnswerSaid?: boolean;
 }
 
 export class ParentFetcher {
@@ -78,21 +81,29 @@ export class ParentFetcher {
   constructor(opts: ParentFetcherOptions) {
     this.opts = opts;
     this.retries = new ParentRetries(opts.timer);
-    this.links = opts.parents.map((peer) => {
-      const host = peer.host;
-      const addr = host ? formatHostPort(host.ip, host.port) : "invalid:0";
-      return {
-        peer,
-        id: peer.id,
-        client: opts.clients.open(addr),
-        has: new Map(),
-        syncEnded: false,
-        // A candidate on our own host is ourselves (the Go scheduler never offers one):
-        // it has nothing we miss, and waiting on it only costs a stall timeout.
-        dead: !host || host.id === opts.hostId,
-        active: 0,
-      };
-    });
+    this.links = opts.parents.map((peer) => this.linkTo(peer));
+  }
+
+  /**
+   * A candidate without a usable address (no host, an empty IP, a port outside
+   * 1..65535) is skipped with one debug line and never dialled; one on our own host is
+   * ourselves (the Go scheduler never offers one): it has nothing we miss, and waiting
+   * on it only costs a stall timeout.
+   */
+  private linkTo(peer: Peer): ParentLink {
+    const host = peer.host;
+    const problem = host ? peerAddressProblem(host.ip, host.port) : "no host";
+    if (problem) this.opts.report.debug(`parent ${peer.id}: ${problem}${host ? ` (${JSON.stringify(host.ip)}, port ${host.port})` : ""}; skipped`);
+    return {
+      peer,
+      id: peer.id,
+      // Opening makes no connection: only SyncPieces would, and a dead link never calls it.
+      client: host && !problem ? this.opts.clients.open(formatHostPort(host.ip, host.port)) : undefined,
+      has: new Map(),
+      syncEnded: false,
+      dead: !host || problem !== undefined || host.id === this.opts.hostId,
+      active: 0,
+    };
   }
 
   run(): Promise<ParentFetchResult> {
@@ -115,7 +126,7 @@ export class ParentFetcher {
   }
 
   private sync(link: ParentLink, interested: number[]): void {
-    if (link.dead) {
+    if (link.dead || !link.client) {
       link.syncEnded = true;
       return;
     }
@@ -131,6 +142,12 @@ export class ParentFetcher {
       const ip = msg.ip || link.peer.host?.ip || "";
       // A parent without a vortex port is reached at its gRPC port, as Rust children do.
       const port = msg.tcpPort ?? link.peer.host?.port ?? 0;
+      const problem = peerAddressProblem(ip, port);
+      if (problem) {
+        if (!link.badAnswerSaid) this.opts.report.debug(`parent ${link.id}: piece ${msg.number} at ${JSON.stringify(ip)} port ${port}: ${problem}; answers like it ignored`);
+        link.badAnswerSaid = true;
+        return;
+      }
       // Only news counts as progress: a parent repeating what it announced (or what we
       // have) must not hold the stall timer off for ever.
       const news = !link.has.has(msg.number) && !this.opts.ledger.isFinished(msg.number);
@@ -307,7 +324,7 @@ export class ParentFetcher {
     this.opts.ledger.off("changed", this.onStateChange);
     for (const link of this.links) {
       link.call?.cancel();
-      link.client.close();
+      link.client?.close();
     }
     settle(result);
   }

@@ -85,6 +85,16 @@ export function formatHostPort(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/**
+ * Why a peer's address as a scheduler or a parent gave it cannot be dialled — an empty IP
+ * (Node would dial localhost), a port outside 1..65535 (Node throws) — or undefined.
+ */
+export function peerAddressProblem(ip: string, port: number | undefined): string | undefined {
+  if (ip.trim() === "") return "empty IP";
+  if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) return `port ${String(port)} outside 1..65535`;
+  return undefined;
+}
+
 /** The address in the form the rest of dfget keys things by (names lowercased). */
 export function canonicalHostPort(text: string): string {
   const { host, port } = parseHostPort(text);

@@ -3,7 +3,7 @@
 import type { Socket } from "node:net";
 import { crc32 } from "../storage/crc32.js";
 import { DfgetError, TimeoutError } from "../errors.js";
-import { formatHostPort } from "../net/address.js";
+import { formatHostPort, peerAddressProblem } from "../net/address.js";
 import { LowSpeedWatchdog, type WatchdogTimers } from "./low-speed.js";
 import { ReusedBufferSource } from "./vortex-socket.js";
 import {
@@ -95,6 +95,9 @@ export async function fetchPiece(opts: FetchPieceOptions): Promise<FetchedPiece>
   const request = encodeDownloadPiece(opts.taskId, opts.pieceNumber);
   const where = `vortex ${formatHostPort(opts.host, opts.port)} piece ${opts.pieceNumber}`;
   opts.signal?.throwIfAborted();
+  // Never dialled: an empty host would reach localhost, a bad port throws in connect().
+  const problem = peerAddressProblem(opts.host, opts.port);
+  if (problem) throw new VortexConnectionError(`${where}: ${problem}`, "ERR_VORTEX_ADDRESS");
 
   const source = new ReusedBufferSource({ host: opts.host, port: opts.port });
   const socket = source.socket;

@@ -42,7 +42,23 @@ export class ReusedBufferSource implements AsyncIterator<Uint8Array>, AsyncItera
   constructor(opts: { host: string; port: number }) {
     const buffer = takeBuffer();
     this.buffer = buffer;
-    this.socket = connect({
+    let socket: Socket;
+    try {
+      socket = this.connect(opts, buffer);
+    } catch (err) {
+      // connect() throws on a bad port or host: the buffer goes back, or it is lost for good.
+      this.buffer = undefined;
+      giveBack(buffer);
+      throw err;
+    }
+    this.socket = socket;
+    this.socket.on("error", (err) => this.finish({ error: err }));
+    this.socket.on("end", () => this.finish(undefined));
+    this.socket.on("close", () => this.finish(undefined));
+  }
+
+  private connect(opts: { host: string; port: number }, buffer: Buffer): Socket {
+    return connect({
       host: opts.host,
       port: opts.port,
       noDelay: true,
@@ -62,9 +78,6 @@ export class ReusedBufferSource implements AsyncIterator<Uint8Array>, AsyncItera
         },
       },
     });
-    this.socket.on("error", (err) => this.finish({ error: err }));
-    this.socket.on("end", () => this.finish(undefined));
-    this.socket.on("close", () => this.finish(undefined));
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
