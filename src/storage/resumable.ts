@@ -43,6 +43,26 @@ export interface ResumableOptions {
   notice: (message: string) => void;
 }
 
+/**
+ * The unlinked scratch file behind a streamed output. $TMPDIR first; a TMPDIR that is
+ * missing or unwritable must not fail `dfget URL -O - | …` (curl needs no temp dir), so the
+ * usual temp dirs and then the working directory are tried: the file is unlinked as soon
+ * as it is open, so nothing is left wherever it lands.
+ */
+async function scratchFile(): Promise<PieceFile> {
+  const dirs = [...new Set([tmpdir(), "/tmp", "/var/tmp", process.cwd()])];
+  let first: unknown;
+  for (const dir of dirs) {
+    try {
+      return await PieceFile.create(join(dir, `dfget-stdout-${process.pid}`), { overwrite: true, anonymous: true });
+    } catch (err) {
+      if (!(err instanceof WriteError)) throw err;
+      first ??= err;
+    }
+  }
+  throw first;
+}
+
 export class ResumablePartial {
   readonly file: PieceFile;
   private readonly paths: ResumePaths | undefined;
@@ -70,7 +90,7 @@ export class ResumablePartial {
     const stream = output === "-" ? undefined : await openStreamOutput(output);
     if (output === "-" || stream) {
       try {
-        const file = await PieceFile.create(join(tmpdir(), `dfget-stdout-${process.pid}`), { overwrite: true, anonymous: true });
+        const file = await scratchFile();
         return new ResumablePartial(file, undefined, undefined, opts, stream);
       } catch (err) {
         stream?.destroy();

@@ -5,6 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { readdir } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { baseEnv, runDfget, workDirs, type DfgetSummary } from "../support/cli.js";
 import { startOrigin, type FakeOrigin } from "../support/origin.js";
@@ -127,6 +128,16 @@ describe("dfget output contract", { concurrency: 4 }, () => {
     assert.equal(failed.code, 22);
     assert.equal(failed.stdoutBuffer.length, 0, "nothing on stdout when the download fails");
     assert.equal(failed.json?.exitCode, 22);
+  });
+
+  test("-O - with a TMPDIR that does not exist still works (curl needs no temp dir): exit 0, the bytes, nothing left", async () => {
+    const w = await tempDir();
+    const url = origin.url("/stdout.bin");
+    const run = await runDfget([url, "-O", "-", "-q", "--state-dir", w.state], { cwd: w.dir, env: baseEnv({ TMPDIR: join(w.dir, "missing") }) });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(sha256(run.stdoutBuffer), sha256(MULTI));
+    assert.equal(run.stderr, "");
+    assert.deepEqual((await readdir(w.dir)).filter((n) => n !== "state"), []);
   });
 
   test("Authorization header reaches the origin but never the output, even with -v", async () => {
