@@ -91,13 +91,23 @@ export class ClusterVersionError extends DfgetError {
   }
 }
 
+/**
+ * A server's Retry-After (RFC 9110 §10.2.3), as read off one answer: delta-seconds, or an
+ * HTTP-date (epoch ms) with the answer's own Date (epoch ms) when it sent a usable one —
+ * the wait is then `at - date`, immune to a skewed local clock; else `at - now`.
+ */
+export type RetryAfter = { seconds: number } | { at: number; date?: number };
+
 /** The origin answered 4xx/5xx; the status is in the message and in `status`. */
 export class OriginHttpError extends DfgetError {
   readonly status: number;
-  constructor(status: number, message: string, options?: { cause?: unknown }) {
+  /** The answer's Retry-After (read on 429 and 503 only), for the retry policy. */
+  readonly retryAfter: RetryAfter | undefined;
+  constructor(status: number, message: string, options?: { cause?: unknown; retryAfter?: RetryAfter }) {
     super(message, "ERR_ORIGIN_HTTP", ExitCode.originHttp, options);
     this.name = "OriginHttpError";
     this.status = status;
+    this.retryAfter = options?.retryAfter;
   }
 }
 

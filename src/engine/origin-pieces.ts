@@ -3,7 +3,7 @@
 // piece by piece) and after it (no scheduler left, or none configured).
 import { createCrc32Hasher } from "../storage/digest.js";
 import { RangeNotSupportedError } from "../transport/origin.js";
-import { backoffSleep } from "../transport/retry-policy.js";
+import { finalError } from "../transport/retry-policy.js";
 import type { OriginTransport } from "./parts.js";
 import type { FinishedPiece, PieceLedger } from "./piece-ledger.js";
 
@@ -68,7 +68,8 @@ async function verifyOneParentPiece(opts: OriginPiecesOptions): Promise<boolean>
       await origin.getRangeInto(url, probe.offset, probe.length, (chunk) => void crc.update(chunk), signal);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      if (!(await backoffBeforeRetry(opts, `verify ${probe.number}`, probe.number, err))) throw err;
+      const final = await backoffBeforeRetry(opts, `verify ${probe.number}`, probe.number, err);
+      if (final !== undefined) throw final;
       continue;
     }
     if (!versions.compareWithOrigin(probe.number, crc.digest())) return false;
@@ -78,17 +79,20 @@ async function verifyOneParentPiece(opts: OriginPiecesOptions): Promise<boolean>
 }
 
 /**
- * After a failed origin GET (`key`: the retry budget it counts against): false when the
- * failure is final — a 200 to a ranged GET (same version) is, the caller then streams the
- * whole object; else true once the backoff before the next try is over. Rejects with the
- * signal's reason when it aborts meanwhile.
+ * After a failed origin GET (`key`: the retry budget it counts against): the error to end
+ * with when the failure is final — a 200 to a ranged GET (same version) is, the caller then
+ * streams the whole object; a Retry-After past the run's deadline ends it with exit 28 —
+ * else undefined once the backoff before the next try is over. Rejects with the signal's
+ * reason when it aborts meanwhile.
  */
-async function backoffBeforeRetry(opts: OriginPiecesOptions, key: string | number, piece: number, err: unknown): Promise<boolean> {
-  const decision = err instanceof RangeNotSupportedError ? undefined : opts.ledger.retry.onFailure(key, err);
-  if (!decision?.retry) return false;
+async function backoffBeforeRetry(opts: OriginPiecesOptions, key: string | number, piece: number, err: unknown): Promise<unknown> {
+  if (err instanceof RangeNotSupportedError) return err;
+  const retry = opts.ledger.retry;
+  const decision = retry.onFailure(key, err);
+  if (!decision.retry) return finalError(decision, err);
   opts.onRetry?.(piece, err, decision.attempt);
-  await backoffSleep(decision.delayMs, opts.signal);
-  return true;
+  await retry.wait(decision.delayMs, opts.signal);
+  return undefined;
 }
 
 /**
@@ -124,8 +128,9 @@ export async function fetchPiecesFromOrigin(opts: OriginPiecesOptions): Promise<
       } catch (err) {
         state.release(next.number);
         if (signal.aborted) return;
-        if (!(await backoffBeforeRetry(opts, next.number, next.number, err).catch(() => true))) {
-          if (failure === undefined) failure = err;
+        const final = await backoffBeforeRetry(opts, next.number, next.number, err).catch(() => undefined);
+        if (final !== undefined) {
+          if (failure === undefined) failure = final;
           else if (err instanceof RangeNotSupportedError) err.release();
           return;
         }

@@ -13,7 +13,7 @@ import { ResumablePartial } from "../storage/resumable.js";
 import { urlFingerprint, type ReusedPiece } from "../storage/resume.js";
 import { redactUrl } from "../net/redact.js";
 import { RangeNotSupportedError, type OriginInfo } from "../transport/origin.js";
-import { RetryPolicy, backoffSleep, isRetryable } from "../transport/retry-policy.js";
+import { RetryPolicy, finalError, isRetryable } from "../transport/retry-policy.js";
 import type { SchedulerSelector } from "../switching/selector.js";
 import { goesStraightToOrigin, pieceLengthFor, planPieces } from "../task/piece-plan.js";
 import { taskIdOf } from "../task/task-id.js";
@@ -60,7 +60,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     this.parts = parts;
     const cfg = parts.config;
     this.facts = emptyResult(cfg.url, cfg.output, cfg.clusterSource === "none" ? "none" : "pending");
-    this.retry = new RetryPolicy({ retries: cfg.download.retries });
+    this.retry = new RetryPolicy({ retries: cfg.download.retries, clock: parts.clock, timer: parts.timer, deadline: parts.deadline });
   }
 
   /** For a signal handler that exits now: the resumable partial stays, the output lock goes. */
@@ -345,11 +345,12 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
         return;
       } catch (err) {
         reuse = undefined;
-        const decision = signal.aborted ? undefined : this.retry.onFailure("stream", err);
-        if (!decision?.retry) throw err;
+        if (signal.aborted) throw err;
+        const decision = this.retry.onFailure("stream", err);
+        if (!decision.retry) throw finalError(decision, err);
         this.emit("debug", `streamed GET: ${messageOf(err)}; retry ${decision.attempt} of ${this.parts.config.download.retries}`);
         this.facts.bytesWritten = 0;
-        await backoffSleep(decision.delayMs, signal);
+        await this.retry.wait(decision.delayMs, signal);
       }
     }
   }

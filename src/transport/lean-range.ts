@@ -38,7 +38,7 @@ export async function readLeanRange(
     const total = ctx.pinned?.size;
     if (total === undefined) {
       if (status === 200) throw new RangeNotSupportedError(`origin ignored the Range header (200 instead of 206) for ${where}`);
-      if (status !== 206) throw unexpectedStatus(status, url);
+      if (status !== 206) throw unexpectedStatus(status, url, headers);
     } else if (checkRangeAnswer(status, headers, { ...at, where, total, pin: ctx.pinned?.pin ?? {} }).kind === "whole") {
       return false; // undici asks again and keeps the 200's body for streamWhole()
     }

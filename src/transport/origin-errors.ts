@@ -20,6 +20,7 @@ import { redactUrl } from "../net/redact.js";
 import type { Dispatcher } from "undici";
 import { drop } from "./origin-http.js";
 import { HttpHeadError, MAX_HEAD_BYTES } from "./http-head.js";
+import { retryAfterOf } from "./retry-after.js";
 
 /** Connect-stage failures that mean "unreachable" (exit 7), on undici's path and the lean reader's. */
 export const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
@@ -34,9 +35,10 @@ export function describeStatus(status: number): string {
   return text ? `${status} ${text}` : String(status);
 }
 
-export function unexpectedStatus(status: number, url: URL): DfgetError {
+/** `headers`: the answer's, for its Retry-After (429, 503). */
+export function unexpectedStatus(status: number, url: URL, headers: Readonly<Record<string, string | string[] | undefined>> = {}): DfgetError {
   const message = `origin answered ${describeStatus(status)} for ${redactUrl(url)}`;
-  return status >= 400 ? new OriginHttpError(status, message) : new DfgetError(message, "ERR_ORIGIN_STATUS");
+  return status >= 400 ? new OriginHttpError(status, message, { retryAfter: retryAfterOf(status, headers) }) : new DfgetError(message, "ERR_ORIGIN_STATUS");
 }
 
 /** An errno/undici code; Node's happy-eyeballs connect may throw an AggregateError. */

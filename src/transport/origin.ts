@@ -146,7 +146,7 @@ export class OriginClient {
       return { url: final.href, contentLength, acceptsRanges, status, headers, pin };
     }
     if (HEAD_REFUSED_STATUSES.has(status)) return { url: final.href, acceptsRanges: false, status, headers, pin: {} };
-    throw unexpectedStatus(status, final);
+    throw unexpectedStatus(status, final, response.headers);
   }
 
   /** Exactly `length` bytes from `offset`. A 200 (range ignored) or a different range →
@@ -214,7 +214,7 @@ export class OriginClient {
         throw new RangeNotSupportedError(`origin ignored the Range header (200 instead of 206) for ${at.where}`);
       }
       void discard(response.body);
-      throw unexpectedStatus(status, url);
+      throw unexpectedStatus(status, url, response.headers);
     }
     try {
       const verdict = checkRangeAnswer(status, response.headers, { ...at, total, pin: this.pinned?.pin ?? {} });
@@ -248,7 +248,7 @@ export class OriginClient {
     const status = response.statusCode;
     if (status < 200 || status >= 300) {
       await discard(response.body);
-      throw unexpectedStatus(status, final);
+      throw unexpectedStatus(status, final, response.headers);
     }
     const sent = parseLength(flattenHeaders(response.headers)["content-length"]);
     this.checkWhole(response, final, sent);

@@ -10,6 +10,7 @@
 //   ExactBytes          counts body bytes: never more than asked, never fewer
 import { STATUS_CODES } from "node:http";
 import { DfgetError, ExitCode, OriginHttpError, PartialTransferError } from "../errors.js";
+import { retryAfterOf } from "./retry-after.js";
 
 /** The object version a download is pinned to. Both undefined: nothing to pin (no resume). */
 export interface PinnedVersion {
@@ -151,7 +152,7 @@ export function checkRangeAnswer(status: number, headers: HeaderBag, want: Range
   }
   if (status !== 206) {
     const message = `origin answered ${describeStatus(status)} for ${where}`;
-    if (status >= 400) throw new OriginHttpError(status, message);
+    if (status >= 400) throw new OriginHttpError(status, message, { retryAfter: retryAfterOf(status, headers) });
     throw new DfgetError(message, "ERR_ORIGIN_STATUS");
   }
   const raw = headerValue(headers, "content-range");

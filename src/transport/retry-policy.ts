@@ -7,8 +7,16 @@
 // low speed, 5xx, 408, 429, a bad range answer, a corrupt piece from a parent.
 // Not retryable: other 4xx (the request itself is wrong), a changed object, local write
 // errors, digest mismatch, the caller's abort.
-import { DfgetError, OriginHttpError, TimeoutError } from "../errors.js";
+//
+// A 429 or 503 with Retry-After waits at least what the server asked (the longer of it and
+// the backoff, as curl --retry); a wait that would end past the run's deadline (--timeout)
+// is not begun: the run ends at once with exit 28 (curl gives up the same way when
+// Retry-After would pass --retry-max-time). The number of tries stays `retries`.
+import { systemClock, systemTimer, type Clock, type Timer } from "../clock.js";
+import { formatDuration } from "../config/duration.js";
+import { DfgetError, OriginHttpError, TimeoutError, messageOf } from "../errors.js";
 import { BadRangeAnswerError, ObjectChangedError } from "./response-check.js";
+import { serverWaitMs } from "./retry-after.js";
 
 export const DEFAULT_RETRIES = 5;
 const DEFAULT_BASE_DELAY_MS = 250;
@@ -36,9 +44,24 @@ export interface RetryPolicyOptions {
   maxDelayMs?: number;
   /** [0, 1); injected so tests are deterministic. */
   random?: () => number;
+  /** Wall time (epoch ms): an HTTP-date Retry-After without a Date, and `deadline`. */
+  clock?: Clock;
+  /** Where the backoff sleeps (wait()); a fake one in tests. */
+  timer?: Timer;
+  /** The run's absolute deadline (epoch ms, --timeout): no Retry-After wait ends past it. */
+  deadline?: number;
 }
 
-export type RetryDecision = { retry: true; delayMs: number; attempt: number } | { retry: false; reason: "exhausted" | "fatal" };
+export type RetryDecision =
+  | { retry: true; delayMs: number; attempt: number }
+  | { retry: false; reason: "exhausted" | "fatal" }
+  /** The server's Retry-After ends past the run's deadline: `error` (exit 28) ends the run now. */
+  | { retry: false; reason: "deadline"; error: TimeoutError };
+
+/** The error a failed try ends with when `decision` grants no retry. */
+export function finalError(decision: RetryDecision, err: unknown): unknown {
+  return !decision.retry && decision.reason === "deadline" ? decision.error : err;
+}
 
 /**
  * Counts failures per key (a piece number, or "stream" for the one streamed GET) and
@@ -49,6 +72,9 @@ export class RetryPolicy {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly random: () => number;
+  private readonly clock: Clock;
+  private readonly timer: Timer;
+  private readonly deadline: number | undefined;
   private readonly failures = new Map<string | number, number>();
   private retriesTaken = 0;
 
@@ -58,6 +84,9 @@ export class RetryPolicy {
     this.baseDelayMs = opts.baseDelayMs ?? DEFAULT_BASE_DELAY_MS;
     this.maxDelayMs = opts.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
     this.random = opts.random ?? Math.random;
+    this.clock = opts.clock ?? systemClock;
+    this.timer = opts.timer ?? systemTimer;
+    this.deadline = opts.deadline;
   }
 
   /** Retries granted so far, all keys together (for the summary and logs). */
@@ -79,8 +108,25 @@ export class RetryPolicy {
     const failed = this.failuresOf(key) + 1;
     this.failures.set(key, failed);
     if (failed > this.retries) return { retry: false, reason: "exhausted" };
+    const backoff = this.delayFor(failed);
+    const asked = err instanceof OriginHttpError && err.retryAfter ? serverWaitMs(err.retryAfter, this.clock.now()) : 0;
+    if (asked > backoff && this.deadline !== undefined) {
+      const left = this.deadline - this.clock.now();
+      if (asked > left) return { retry: false, reason: "deadline", error: this.pastDeadline(err, asked, left) };
+    }
     this.retriesTaken++;
-    return { retry: true, delayMs: this.delayFor(failed), attempt: failed };
+    return { retry: true, delayMs: Math.max(backoff, asked), attempt: failed };
+  }
+
+  /** Resolves after `ms` on the policy's timer, or rejects with the signal's reason when it aborts first. */
+  wait(ms: number, signal?: AbortSignal): Promise<void> {
+    return backoffSleep(ms, signal, this.timer);
+  }
+
+  private pastDeadline(err: unknown, askedMs: number, leftMs: number): TimeoutError {
+    const left = formatDuration(Math.max(0, Math.floor(leftMs / 1000)) * 1000);
+    const asked = formatDuration(Math.ceil(askedMs / 1000) * 1000);
+    return new TimeoutError("run", `${messageOf(err)}, and its Retry-After (${asked}) ends past the --timeout deadline (${left} left): not retried`, { cause: err });
   }
 
   /** Full jitter: uniform in [0, min(max, base · 2^(n-1))], never below 1/4 of it. */
@@ -91,17 +137,18 @@ export class RetryPolicy {
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-export function backoffSleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function backoffSleep(ms: number, signal?: AbortSignal, timer: Timer = systemTimer): Promise<void> {
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
-      clearTimeout(timer);
+      cancel();
       reject(signal?.reason);
     };
-    const timer = setTimeout(() => {
+    // Node fires a timer longer than 2^31-1 ms at once; no wait here is meant to be that long.
+    const cancel = timer.setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
-    }, ms);
+    }, Math.min(ms, 2 ** 31 - 1));
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }

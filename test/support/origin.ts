@@ -11,14 +11,16 @@
 // strong ETag and a Last-Modified of the content's version (setValidators changes that),
 // and If-Range is honoured: a stale validator gets 200 with the whole current object.
 // Hostile faults: the object replaced or grown mid-download, Range ignored, 206 bodies
-// past the asked end, drips, and any fault on only the first N GETs ("times").
+// past the asked end, drips, and any fault on only the first N GETs ("times"), e.g. a
+// 429/503 with Retry-After (a "status" fault with headers) before normal service.
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 
 export type OriginFault =
-  /** Every method on the path gets this status and a short text body. */
-  | { kind: "status"; status: number }
+  /** Every method on the path gets this status and a short text body, with `headers`
+   *  (e.g. retry-after, or a fixed date) besides content-type and content-length. */
+  | { kind: "status"; status: number; headers?: Record<string, string> }
   /** afterBytes undefined: never answer at all (no headers). afterBytes = n: send the
    *  headers and the first n body bytes of a GET, then nothing. Ended only by close(). */
   | { kind: "stall"; afterBytes?: number }
@@ -48,8 +50,9 @@ export type OriginFault =
   | { kind: "grow"; afterGets: number; extra: Buffer }
   /** Every answer's head carries an `x-padding` field of `bytes` bytes (big cookies, CSP, metadata). */
   | { kind: "big-header"; bytes: number }
-  /** The inner fault on the first `count` GETs of the path (HEAD excluded), then normal service. */
-  | { kind: "times"; count: number; fault: OriginFault }
+  /** The inner fault on the first `count` GETs of the path (HEAD excluded), then normal
+   *  service — or `after` on every other request (HEAD included). */
+  | { kind: "times"; count: number; fault: OriginFault; after?: OriginFault }
   /** The inner fault on GETs whose Range starts at or after `from` (a download that stops there). */
   | { kind: "from-offset"; from: number; fault: OriginFault };
 
@@ -64,6 +67,8 @@ export interface RecordedRequest {
   range?: string;
   /** Status answered; 0 while no headers have been sent (e.g. a stall). */
   status: number;
+  /** When the request arrived (performance.now(), ms): gaps between requests are lower bounds only. */
+  at: number;
 }
 
 export interface FakeOrigin {
@@ -114,8 +119,8 @@ function faultFor(fault: OriginFault | undefined, method: string, getsSoFar: num
     return method === "GET" && start && Number(start[1]) >= fault.from ? fault.fault : undefined;
   }
   if (fault?.kind !== "times") return fault;
-  if (method !== "GET") return undefined;
-  return getsSoFar <= fault.count ? fault.fault : undefined;
+  if (method !== "GET") return fault.after;
+  return getsSoFar <= fault.count ? fault.fault : fault.after;
 }
 
 /** `tls`: serve HTTPS with this key and certificate (PEM) instead of plain HTTP. */
@@ -203,7 +208,7 @@ export async function startOrigin(opts: { files?: Record<string, Buffer>; tls?: 
     const path = req.url ?? "/";
     const pathname = new URL(path, "http://origin.invalid").pathname;
     const range = typeof req.headers.range === "string" ? req.headers.range : undefined;
-    const record: RecordedRequest = { method, path, headers: { ...req.headers }, range, status: 0 };
+    const record: RecordedRequest = { method, path, headers: { ...req.headers }, range, status: 0, at: performance.now() };
     requests.push(record);
     const answer = (status: number, headers: http.OutgoingHttpHeaders, text?: string): void => {
       record.status = status;
@@ -216,7 +221,7 @@ export async function startOrigin(opts: { files?: Record<string, Buffer>; tls?: 
     if (method === "GET") gets.set(pathname, getsSoFar);
     const configured = faults.get(pathname);
     const fault = faultFor(configured, method, getsSoFar, range);
-    if (fault?.kind === "status") return answer(fault.status, { "content-type": "text/plain" }, `${http.STATUS_CODES[fault.status] ?? "status"}\n`);
+    if (fault?.kind === "status") return answer(fault.status, { "content-type": "text/plain", ...fault.headers }, `${http.STATUS_CODES[fault.status] ?? "status"}\n`);
     if (fault?.kind === "head-status" && method === "HEAD") return answer(fault.status, { "content-type": "text/plain" });
     if (fault?.kind === "redirect") return answer(302, { location: fault.to });
     if (fault?.kind === "stall" && fault.afterBytes === undefined) return; // never answer
