@@ -25,8 +25,9 @@ export type ConversationEnd =
   | { kind: "broken"; outcome: AttemptOutcome; detail: string; afterRegister: boolean }
   /** The scheduler answered with an application error; do not switch, go to the origin. */
   | { kind: "rejected"; code: number; detail: string }
-  /** The scheduler keeps us waiting for parents that never come (max schedule count). */
-  | { kind: "gave-up"; detail: string };
+  /** The scheduler keeps us waiting for parents that never come (max schedule count), or
+   *  asked for back-to-source while it is disabled (backToSourceRefused). */
+  | { kind: "gave-up"; detail: string; backToSourceRefused?: true };
 
 /** Every state, with everything the conversation knows in it. `answers` counts scheduler answers. */
 export type ConversationState =
@@ -246,7 +247,7 @@ export class AnnounceConversation {
         return;
       }
       case "needBackToSourceResponse":
-        if (this.facts.disableBackToSource) return this.giveUp("back-to-source is disabled", "the scheduler asked for back-to-source, which is disabled", out);
+        if (this.facts.disableBackToSource) return this.giveUp("back-to-source is disabled", "asked for back-to-source, which is disabled", out, true);
         this.transition(from, { name: "BackToSource", answers }, response.value.description || "need back-to-source", out);
         return;
       default:
@@ -254,9 +255,10 @@ export class AnnounceConversation {
     }
   }
 
-  private giveUp(told: string, detail: string, out: Command[]): void {
+  private giveUp(told: string, detail: string, out: Command[], backToSourceRefused = false): void {
     out.push({ kind: "send", request: { $case: "downloadPeerFailedRequest", value: { description: told } } });
-    this.transition(["Registering", "Rescheduling"], { name: "Closing", end: { kind: "gave-up", detail } }, detail, out);
+    const end: ConversationEnd = backToSourceRefused ? { kind: "gave-up", detail, backToSourceRefused } : { kind: "gave-up", detail };
+    this.transition(["Registering", "Rescheduling"], { name: "Closing", end }, detail, out);
   }
 
   private finish(via: "parents" | "origin", out: Command[]): void {

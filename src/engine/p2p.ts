@@ -29,6 +29,8 @@ export interface P2POutcome {
   backToSource: boolean;
   /** Why the rest must come from the origin when not complete. */
   reason: string;
+  /** The scheduler asked for back-to-source while it is disabled: `reason` says so already. */
+  backToSourceRefused: boolean;
 }
 
 export async function runP2P(parts: RunParts, task: P2PTask, selector: SchedulerSelector, signal: AbortSignal, events: EventEmitter<DownloadEvents>): Promise<P2POutcome> {
@@ -69,6 +71,7 @@ export async function runP2P(parts: RunParts, task: P2PTask, selector: Scheduler
       complete: result.complete,
       backToSource: result.backToSource,
       reason: result.reason ?? "scheduler could not finish the download",
+      backToSourceRefused: result.backToSourceRefused === true,
     };
   } finally {
     await session.leave().catch(() => undefined);

@@ -272,7 +272,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
       reason = outcome.complete ? "the scheduler finished the download with pieces missing" : outcome.reason;
       const other = ledger.versions.mismatch;
       if (cfg.disableBackToSource && other) throw new ClusterVersionError(`${describeMismatch(other)}, and back-to-source is disabled`);
-      if (cfg.disableBackToSource) throw new NoSchedulerError(`${reason}; back-to-source is disabled`);
+      if (cfg.disableBackToSource) throw new NoSchedulerError(outcome.backToSourceRefused ? reason : `${reason}; back-to-source is disabled`);
     }
     this.facts.backToSource = true;
     this.emit("backToSource", { reason });
@@ -287,7 +287,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
   }
 
   /** Resolve the scheduler list, take this task's selector, run the P2P phase. */
-  private async p2p(task: Parameters<typeof runP2P>[1], signal: AbortSignal): Promise<{ complete: boolean; backToSource: boolean; reason: string }> {
+  private async p2p(task: Parameters<typeof runP2P>[1], signal: AbortSignal): Promise<{ complete: boolean; backToSource: boolean; reason: string; backToSourceRefused?: boolean }> {
     const parts = this.parts;
     const list = await parts.schedulers.resolve();
     this.facts.cluster = { source: list.source, warning: list.warning ?? null };

@@ -54,6 +54,8 @@ export interface SessionResult {
   backToSource: boolean;
   /** Why the rest must come from the origin when not complete. */
   reason?: string;
+  /** The scheduler asked for back-to-source while it is disabled (`reason` says so already). */
+  backToSourceRefused?: boolean;
 }
 
 /** What the session does after one scheduler: try the next one, or stop with a result. */
@@ -135,6 +137,7 @@ export class P2PSession {
         return { next: false, result: { complete: false, backToSource: false, reason: `scheduler ${addr} rejected the download` } };
       case "gave-up":
         await selector.markSucceeded(addr);
+        if (end.backToSourceRefused) return { next: false, result: { complete: false, backToSource: false, reason: `scheduler ${addr} ${end.detail}`, backToSourceRefused: true } };
         return { next: false, result: { complete: false, backToSource: false, reason: `scheduler ${addr}: ${end.detail}` } };
     }
   }

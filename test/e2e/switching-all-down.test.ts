@@ -56,7 +56,9 @@ async function assertNoParentNoOrigin(run: Awaited<ReturnType<typeof dfget>>, r:
   assert.equal(run.code, 69, `exit code; stderr:\n${run.stderr}`);
   assert.equal(run.json?.ok, false);
   assert.equal(run.json?.backToSource, false);
-  assert.match(run.stderr, /asked for back-to-source, which is disabled/);
+  // One sentence, said once (was "…, which is disabled; back-to-source is disabled").
+  assert.match(run.stderr, /^dfget: error: scheduler \S+ asked for back-to-source, which is disabled$/m);
+  assert.equal(run.stderr.match(/back-to-source/g)?.length, 1, run.stderr);
   assert.equal(originGets(r), gets, "no GET reached the origin");
   assert.equal(await exists(r.work.out), false, "no file at -O");
   return run.json!;

@@ -117,7 +117,7 @@ describe("AnnounceConversation", () => {
     const commands = c.handle(backToSource);
     assert.ok(!kinds(commands).includes("backToSource"));
     assert.deepEqual(commands[0], { kind: "send", request: { $case: "downloadPeerFailedRequest", value: { description: "back-to-source is disabled" } } });
-    assert.deepEqual(endOf(c.handle({ type: "closed" })), { kind: "gave-up", detail: "the scheduler asked for back-to-source, which is disabled" });
+    assert.deepEqual(endOf(c.handle({ type: "closed" })), { kind: "gave-up", detail: "asked for back-to-source, which is disabled", backToSourceRefused: true });
   });
 
   test("an answer without a known case: DownloadPeerFailed, gave-up", () => {
