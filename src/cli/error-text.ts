@@ -44,6 +44,8 @@ const HIDDEN_TEMP = /(?:[^\s:'"]*\/)?\.[^\s/:'"]+?\.dfget(?:-[0-9a-z]+)?\.(?:par
 const MILLIS = /\b(\d+) ?ms\b/g;
 /** Node's system-error wording, "ENOSPC: no space left on device, write '/x'": the code says it. */
 const NODE_SYSTEM_ERROR = /\b(E[A-Z0-9]+): [a-z][^,]*, [a-z]+(?: '[^']*')?/g;
+/** A stream's wording, "write EPIPE" / "read ECONNRESET": the code says it. */
+const NODE_STREAM_ERROR = /\b(?:write|read) (E[A-Z0-9]+)\b/g;
 
 /**
  * The message to show for a failure: codes in words, the hidden temp file named as the
@@ -52,7 +54,7 @@ const NODE_SYSTEM_ERROR = /\b(E[A-Z0-9]+): [a-z][^,]*, [a-z]+(?: '[^']*')?/g;
 export function userMessage(err: unknown, output?: string): string {
   const original = err instanceof Error ? err.message : String(err);
   let message = original;
-  message = message.replace(NODE_SYSTEM_ERROR, "$1");
+  message = message.replace(NODE_SYSTEM_ERROR, "$1").replace(NODE_STREAM_ERROR, "$1");
   if (output && output !== "-") message = message.replace(HIDDEN_TEMP, output);
   message = message.replace(CODE, (code: string) => PLAIN_WORDS[code] ?? code);
   message = message.replace(MILLIS, (text: string, digits: string) => {

@@ -122,8 +122,8 @@ async function download(config: RunConfig, version: string, renderer: Renderer):
   // exit 23, as curl does — not at the end of the download, and never as a crash.
   if (config.output === "-") {
     process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-      const why = err.code === "EPIPE" ? "the reader closed the pipe (EPIPE)" : (err.code ?? err.message);
-      controller.abort(new WriteError(`cannot write to stdout: ${why}`, { cause: err }));
+      // The code alone: error-text.ts puts it in words (EPIPE → "reader closed the pipe") once.
+      controller.abort(new WriteError(`cannot write to stdout: ${err.code ?? err.message}`, { cause: err }));
     });
   }
   const stopSignals = abortOnSignals(controller, config.timeoutMs, [run]);

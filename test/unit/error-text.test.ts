@@ -35,3 +35,9 @@ test("node's own system-error wording is folded into the words", () => {
   assert.equal(userMessage(new Error(`cannot write to stdout: ${err.message}`, { cause: err })), "cannot write to stdout: disk full");
   assert.equal(userMessage(new Error("cannot create x: EACCES: permission denied, open '/d/.x.bin.dfget-ab.part'")), "cannot create x: permission denied");
 });
+
+test("a stream's 'write EPIPE' is the code alone, said once", () => {
+  const err = errno("EPIPE", "write EPIPE");
+  assert.equal(userMessage(new Error(`cannot write to stdout: ${err.message}`, { cause: err })), "cannot write to stdout: reader closed the pipe");
+  assert.equal(userMessage(new Error("cannot write to stdout: EPIPE", { cause: err })), "cannot write to stdout: reader closed the pipe");
+});
