@@ -154,7 +154,9 @@ export function parseConfigText(source: string, file: string): ConfigValues {
   // Loaded here: most runs have no config file, and yaml is ~70 modules to load.
   const { parseDocument } = createRequire(import.meta.url)("yaml") as typeof Yaml;
   const doc = parseDocument(source);
-  if (doc.errors.length > 0) throw fail(`invalid YAML: ${doc.errors[0].message.split("\n")[0]}`);
+  // yaml's first line ends "at line L, column C:" before an excerpt of the file; the excerpt
+  // is not shown, so neither is its colon.
+  if (doc.errors.length > 0) throw fail(`invalid YAML: ${doc.errors[0].message.split("\n")[0].replace(/:\s*$/, "")}`);
   const root: unknown = doc.toJS();
   if (root === null || root === undefined) return {};
   if (!isMapping(root)) throw fail(`expected a mapping of sections (manager, scheduler, ...), got ${describe(root)}`);

@@ -115,6 +115,9 @@ describe("parseConfigText", () => {
     { desc: "key without cert", yaml: "manager:\n  key: k.pem\n", message: `config ${FILE}: manager.cert: required when manager.key is set` },
     { desc: "invalid YAML, one line", yaml: "scheduler: [1\n", message: /^config \/cfg\/dragonfly\/dfget\.yaml: invalid YAML: [^\n]+$/ },
     { desc: "duplicate keys", yaml: "scheduler:\n  maxAttempts: 1\n  maxAttempts: 2\n", message: /invalid YAML: Map keys must be unique/ },
+    // The parser's "…, column N:" introduces an excerpt that is not shown: no stray colon.
+    { desc: "a tab as indentation, where", yaml: "scheduler:\n\tmaxAttempts: 1\n", message: `config ${FILE}: invalid YAML: Tabs are not allowed as indentation at line 2, column 1` },
+    { desc: "a nested compact mapping, where", yaml: "a: b: c\n", message: `config ${FILE}: invalid YAML: Nested mappings are not allowed in compact mappings at line 1, column 4` },
   ];
   for (const row of errors) {
     test(`rejects ${row.desc}, naming key and file`, () => assertUsage(() => parseConfigText(row.yaml, FILE), row.message));
