@@ -41,7 +41,8 @@ export function buildSummary(report: RunResult, end: { code: number; error: unkn
     bytesPerSecond: seconds > 0 ? Math.round(report.bytesWritten / seconds) : report.bytesWritten,
     pieces: report.pieces,
     backToSource: report.backToSource,
-    scheduler: { used: report.scheduler.used, switches: report.scheduler.switches, attempts: report.scheduler.attempts },
+    // Whole milliseconds, as cli.md shows them (probes time themselves with performance.now()).
+    scheduler: { used: report.scheduler.used, switches: report.scheduler.switches, attempts: report.scheduler.attempts.map((a) => ({ ...a, ms: Math.round(a.ms) })) },
     digest: report.digest,
     cluster: report.cluster,
   };
