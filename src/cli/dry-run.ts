@@ -6,7 +6,7 @@ import { stat } from "node:fs/promises";
 import { systemClock } from "../clock.js";
 import type { RunConfig } from "../config/types.js";
 import { pieceCount, pieceLengthFor } from "../task/piece-plan.js";
-import { taskIdOf } from "../task/task-id.js";
+import { taskIdOfConfig } from "../task/task-id.js";
 import { CooldownLedger } from "../switching/cooldown.js";
 import { ringCandidates } from "../switching/ring.js";
 import { schedulerListFor } from "./cluster-plan.js";
@@ -38,14 +38,7 @@ export async function planDryRun(config: RunConfig, version: string, warn: (m: s
 
 /** `signal` (--timeout, Ctrl-C) ends the HEAD; the caller stops waiting for the rest. */
 async function planWithExtras(config: RunConfig, version: string, warn: (m: string) => void, signal?: AbortSignal): Promise<{ plan: DryRunPlan; extras: DryRunExtras }> {
-  const taskId = taskIdOf({
-    url: config.url,
-    tag: config.tag,
-    application: config.application,
-    pieceLength: config.pieceLength,
-    filteredQueryParams: config.filteredQueryParams,
-    contentForCalculatingTaskId: config.contentForCalculatingTaskId,
-  });
+  const taskId = taskIdOfConfig(config);
   let contentLength: number | null = null;
   if (config.pieceLength === undefined) {
     // The same client a download would use (S3 signer only for an s3:// URL).

@@ -87,8 +87,14 @@ async function failedBeforeRun(config: RunConfig, err: unknown, renderer: Render
   const code = exitCodeOf(err);
   renderer.error(userMessage(err, config.output));
   if (config.json) {
-    const { buildSummary, emptyResult } = await import("./summary.js");
+    const [{ buildSummary, emptyResult }, { taskIdOfConfig }] = await Promise.all([import("./summary.js"), import("../task/task-id.js")]);
     const facts = emptyResult(config.url, config.output, config.clusterSource === "none" ? "none" : "pending");
+    // The URL and flags are parsed and valid here, and the id depends on nothing else (cli.md).
+    try {
+      facts.taskId = taskIdOfConfig(config);
+    } catch {
+      facts.taskId = null;
+    }
     // Nothing was transferred; the time is the invocation's (a dry run may wait out --timeout).
     const summary = buildSummary(facts, { code, error: err, durationMs: Math.round(performance.now()) });
     (config.output === "-" ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);

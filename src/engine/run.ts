@@ -16,7 +16,7 @@ import { RangeNotSupportedError, type OriginInfo } from "../transport/origin.js"
 import { RetryPolicy, finalError, isRetryable } from "../transport/retry-policy.js";
 import type { SchedulerSelector } from "../switching/selector.js";
 import { goesStraightToOrigin, pieceLengthFor, planPieces } from "../task/piece-plan.js";
-import { taskIdOf } from "../task/task-id.js";
+import { taskIdOfConfig } from "../task/task-id.js";
 import { makeProgress, type DownloadEvents } from "./events.js";
 import { fetchRestFromOrigin } from "./origin-pieces.js";
 import { DeliveredPrefix } from "./delivered-prefix.js";
@@ -98,7 +98,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     const wanted = cfg.digest ? parseDigest(cfg.digest) : undefined;
     // The task id depends on the URL and flags only, so every result carries it (as --dry-run
     // shows it): streamed downloads and failures included.
-    this.facts.taskId = taskIdOf({ url: cfg.url, tag: cfg.tag, application: cfg.application, pieceLength: cfg.pieceLength, filteredQueryParams: cfg.filteredQueryParams, contentForCalculatingTaskId: cfg.contentForCalculatingTaskId });
+    this.facts.taskId = taskIdOfConfig(cfg);
     if (cfg.disableBackToSource && cfg.clusterSource === "none") {
       throw new NoSchedulerError("no scheduler configured (--scheduler, --manager, config file or DFGET_SCHEDULERS/DFGET_MANAGERS) and back-to-source is disabled");
     }

@@ -5,6 +5,7 @@
 // trailing-slash rule kept as is.
 import { createHash, randomUUID } from "node:crypto";
 import { UsageError } from "../errors.js";
+import type { RunConfig } from "../config/types.js";
 
 /**
  * Query keys dropped before hashing, so presigned URLs of one object share a task
@@ -129,4 +130,13 @@ export function hostIdOf(ip: string, hostname: string): string {
 /** `{ip}-{hostname}-{uuid v4}`: a fresh one per registration (the Go scheduler refuses reuse). */
 export function newPeerId(ip: string, hostname: string): string {
   return `${ip}-${hostname}-${randomUUID()}`;
+}
+
+/** The flags of a download that enter its task id (cli.md: the URL and flags only). */
+export type TaskIdFlags = Pick<RunConfig, "url" | "tag" | "application" | "pieceLength" | "filteredQueryParams" | "contentForCalculatingTaskId">;
+
+/** One download's task id from its configuration: pure, no I/O. */
+export function taskIdOfConfig(cfg: TaskIdFlags): string {
+  const { url, tag, application, pieceLength, filteredQueryParams, contentForCalculatingTaskId } = cfg;
+  return taskIdOf({ url, tag, application, pieceLength, filteredQueryParams, contentForCalculatingTaskId });
 }

@@ -62,6 +62,14 @@ describe("--json: one summary also when the run fails before any transfer", { co
     assert.equal(run.stderr, `dfget: error: origin answered 404 Not Found for ${url}\n`);
   });
 
+  test("--dry-run --json on an unreachable origin: exit 7, and the summary carries the task id of the URL and --tag", async () => {
+    const w = await dirs.make();
+    const run = await runDfget(["http://127.0.0.1:1/x", "--tag", "t", "--dry-run", "--json", "--state-dir", w.state]);
+    assert.equal(run.code, 7, run.stderr);
+    // sha256("http://127.0.0.1:1/x" + "t" + "STANDARD"), dragonfly-client.md §2 (was null).
+    assert.equal(oneFailureSummary(run.stdout, 7).taskId, "97707f767e0b90a269aef6c97d48495350d0f64793082433278301b920d088fb");
+  });
+
   test("--dry-run --timeout 1s whose HEAD never answers: --timeout ends it (exit 28), not the 30 s piece timeout", async () => {
     const w = await dirs.make();
     const run = await runDfget([origin.url("/hang.bin"), "--dry-run", "--json", "--timeout", "1s", "--state-dir", w.state], { timeoutMs: 20_000 });
