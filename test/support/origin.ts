@@ -69,6 +69,9 @@ export interface RecordedRequest {
   status: number;
   /** When the request arrived (performance.now(), ms): gaps between requests are lower bounds only. */
   at: number;
+  /** Content bytes this answer handed to the kernel: what one request cost, whatever else
+   *  the origin served meanwhile (bytesServedFor counts every request to the path). */
+  bytesSent: number;
 }
 
 export interface FakeOrigin {
@@ -145,7 +148,7 @@ export async function startOrigin(opts: { files?: Record<string, Buffer>; tls?: 
     });
 
   /** Resolves true once the chunk reached the kernel, false if the socket died first. */
-  const writeCounted = (res: http.ServerResponse, chunk: Buffer, pathname: string): Promise<boolean> =>
+  const writeCounted = (res: http.ServerResponse, chunk: Buffer, record: RecordedRequest, pathname: string): Promise<boolean> =>
     new Promise((resolve) => {
       if (res.destroyed) return resolve(false);
       const onClose = (): void => resolve(false);
@@ -155,12 +158,13 @@ export async function startOrigin(opts: { files?: Record<string, Buffer>; tls?: 
         if (!err) {
           served += chunk.length;
           servedByPath.set(pathname, (servedByPath.get(pathname) ?? 0) + chunk.length);
+          record.bytesSent += chunk.length;
         }
         resolve(!err);
       });
     });
 
-  const writeBody = async (res: http.ServerResponse, body: Buffer, fault: OriginFault | undefined, pathname: string): Promise<void> => {
+  const writeBody = async (res: http.ServerResponse, body: Buffer, fault: OriginFault | undefined, record: RecordedRequest, pathname: string): Promise<void> => {
     let limit = body.length;
     if (fault?.kind === "stall" || fault?.kind === "close-mid-body") limit = Math.min(limit, fault.afterBytes ?? 0);
     res.flushHeaders(); // the headers go out even when no body byte will
@@ -171,7 +175,7 @@ export async function startOrigin(opts: { files?: Record<string, Buffer>; tls?: 
       if (fault.bytesPerSecond * SLOW_TICK_MS < 1000) tick = Math.ceil(1000 / Math.max(fault.bytesPerSecond, 0.001));
     }
     for (let offset = 0; offset < limit; offset += step) {
-      if (!(await writeCounted(res, body.subarray(offset, Math.min(offset + step, limit)), pathname))) return;
+      if (!(await writeCounted(res, body.subarray(offset, Math.min(offset + step, limit)), record, pathname))) return;
       if (fault?.kind === "slow" && offset + step < limit) await sleep(tick);
     }
     if (fault?.kind === "stall") return; // hold the socket open until the client or close() ends it
@@ -208,7 +212,7 @@ export async function startOrigin(opts: { files?: Record<string, Buffer>; tls?: 
     const path = req.url ?? "/";
     const pathname = new URL(path, "http://origin.invalid").pathname;
     const range = typeof req.headers.range === "string" ? req.headers.range : undefined;
-    const record: RecordedRequest = { method, path, headers: { ...req.headers }, range, status: 0, at: performance.now() };
+    const record: RecordedRequest = { method, path, headers: { ...req.headers }, range, status: 0, at: performance.now(), bytesSent: 0 };
     requests.push(record);
     const answer = (status: number, headers: http.OutgoingHttpHeaders, text?: string): void => {
       record.status = status;
@@ -260,7 +264,7 @@ export async function startOrigin(opts: { files?: Record<string, Buffer>; tls?: 
       res.end();
       return;
     }
-    void writeBody(res, body, fault, pathname);
+    void writeBody(res, body, fault, record, pathname);
   };
 
   const server = opts.tls ? https.createServer(opts.tls, handle) : http.createServer(handle);
