@@ -1,5 +1,5 @@
 // Shared rig for the scheduler-switching e2e tests (switching*.test.ts): one fake cluster
-// per scenario, the BUILT dfget run against it with a short connect timeout, and the
+// per scenario, the BUILT dfget run against it with a fixed connect timeout, and the
 // checks every scenario repeats (file digest, where the registration landed, protocol
 // hygiene on every fake scheduler). Not a test file itself: the runner only picks *.test.ts.
 import assert from "node:assert/strict";
@@ -19,7 +19,13 @@ import type { AnnounceHostRequest, AnnouncePeerRequest } from "../../src/gen/sch
 /** > 4 MiB, so dfget takes the scheduler path instead of going straight to the origin. */
 export const CONTENT = randomBytes(12 * 1024 * 1024);
 export const CONTENT_SHA256 = sha256(CONTENT);
-export const CONNECT_TIMEOUT_MS = 500;
+/**
+ * --connect-timeout for every run: a probe (dial + HTTP/2 + Health/Check) of a HEALTHY fake
+ * must finish within it, or dfget rightly calls it "timeout" and moves on. A cold grpc-js in
+ * a fresh dfget on a loaded 2-core machine has taken over 300 ms for that (7621b39), so
+ * 500 ms was a race; 2 s is the product's default. Only the blackhole cases wait it out.
+ */
+export const CONNECT_TIMEOUT_MS = 2000;
 const FILE_PATH = "/switching.bin";
 
 /** Every rig started in this process, so the hygiene test can look at all of them. */

@@ -21,8 +21,9 @@ import {
 } from "./switching-harness.js";
 
 /**
- * Default hedge delay (300 ms), with the default connect timeout (2 s) rather than the
- * harness's 500 ms: a dead owner's probe must still be open when the next one wins.
+ * Default hedge delay (300 ms), with the default connect timeout (2 s), written out even
+ * where the harness's is the same: a dead owner's probe must still be open when the next
+ * one wins.
  */
 const HEDGED = ["--connect-timeout", "2s"];
 
