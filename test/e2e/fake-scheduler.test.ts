@@ -267,15 +267,18 @@ describe("fake scheduler: fault switches on the same address", () => {
   test("blackhole: a 300 ms health check hits DEADLINE_EXCEEDED, even on an open connection", async (t) => {
     const { scheduler, clients } = await setUp(t);
     const client = track(new HealthClient(scheduler.addr, credentials.createInsecure(), OWN_CONNECTION), clients);
-    const check = () => unary<{ status: ServingStatus }>((cb) => client.check({ service: "" }, new Metadata(), { deadline: deadlineIn(300) }, cb));
-    assert.equal((await check()).response?.status, ServingStatus.SERVING);
+    // Answers expected: the hang guard as deadline (the first call dials). Expected to hang:
+    // 300 ms on the open connection, 2 s on a new one (a cold dial on a loaded machine has
+    // taken over 300 ms, and the connection must have been accepted before the deadline).
+    const check = (ms: number) => unary<{ status: ServingStatus }>((cb) => client.check({ service: "" }, new Metadata(), { deadline: deadlineIn(ms) }, cb));
+    assert.equal((await check(HANG_GUARD_MS)).response?.status, ServingStatus.SERVING);
     const accepted = scheduler.connectionCount();
     scheduler.blackhole();
-    assert.equal((await check()).error?.code, status.DEADLINE_EXCEEDED, "open connection frozen");
-    assert.equal((await healthCheck(scheduler.addr, clients, 300)).error?.code, status.DEADLINE_EXCEEDED, "new connection held");
+    assert.equal((await check(300)).error?.code, status.DEADLINE_EXCEEDED, "open connection frozen");
+    assert.equal((await healthCheck(scheduler.addr, clients, 2000)).error?.code, status.DEADLINE_EXCEEDED, "new connection held");
     assert.equal(scheduler.connectionCount(), accepted + 1, "the held connection was accepted");
     await scheduler.heal();
-    assert.equal((await check()).response?.status, ServingStatus.SERVING, "thawed connection works again");
+    assert.equal((await check(HANG_GUARD_MS)).response?.status, ServingStatus.SERVING, "thawed connection works again");
   });
 
   test("notServing and unavailable, then heal", async (t) => {
@@ -331,9 +334,12 @@ describe("fake scheduler: fault switches on the same address", () => {
     const { scheduler, clients } = await setUp(t);
     scheduler.slow(400);
     assert.equal((await healthCheck(scheduler.addr, clients, 150)).error?.code, status.DEADLINE_EXCEEDED);
-    assert.deepEqual(await healthCheck(scheduler.addr, clients, 3000), { response: ServingStatus.SERVING });
+    assert.deepEqual(await healthCheck(scheduler.addr, clients, HANG_GUARD_MS), { response: ServingStatus.SERVING });
+    // heal() lifts the delay: one far beyond the hang guard, so an answer at all shows it
+    // (not an answer within 150 ms, which a cold dial on a loaded machine can miss).
+    scheduler.slow(10 * HANG_GUARD_MS);
     await scheduler.heal();
-    assert.deepEqual(await healthCheck(scheduler.addr, clients, 150), { response: ServingStatus.SERVING });
+    assert.deepEqual(await healthCheck(scheduler.addr, clients, HANG_GUARD_MS), { response: ServingStatus.SERVING });
   });
 });
 
