@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { startOrigin, type FakeOrigin } from "../support/origin.js";
 import { baseEnv, runDfget, workDirs } from "../support/cli.js";
 import { exists, requestsFor, sha256, waitFor } from "../support/cli-e2e.js";
+import { deferred } from "../support/wait.js";
 
 const MiB = 1024 * 1024;
 const V1 = randomBytes(9 * MiB); // three 4 MiB pieces
@@ -194,21 +195,27 @@ describe("resume", () => {
 
   test("a second run to the same output while the first runs: exit 73, the first unharmed", async () => {
     origin.setFile("/busy", V1);
-    origin.setFault("/busy", { kind: "from-offset", from: 8 * MiB, fault: { kind: "slow", bytesPerSecond: 200 * 1024 } });
+    // The first run's last piece is held until the second run has ended: it holds the lock
+    // the whole time, however long the second one takes to start on a loaded machine.
+    const secondEnded = deferred();
+    origin.setFault("/busy", { kind: "from-offset", from: 8 * MiB, fault: { kind: "stall", afterBytes: 1000, until: secondEnded.promise } });
     const w = await dirs.make();
     const args = [origin.url("/busy"), "-O", w.out, "--state-dir", w.state, "--json"];
     let second: Awaited<ReturnType<typeof runDfget>> | undefined;
     const first = await runDfget(args, {
       onSpawn: () => {
-        waitFor("the first run's lock", () => existsSync(join(w.dir, ".out.bin.dfget.lock")), 30_000).then(async () => {
-          second = await runDfget(args);
-        }, () => undefined);
+        waitFor("the first run's lock", () => existsSync(join(w.dir, ".out.bin.dfget.lock")), 30_000)
+          .then(async () => {
+            second = await runDfget(args);
+          })
+          .catch(() => undefined) // asserted below: `second` stays undefined
+          .finally(() => secondEnded.resolve());
       },
     });
     assert.equal(first.code, 0, first.stderr);
-    await waitFor("the second run", () => second !== undefined, 30_000);
-    assert.equal(second?.code, 73, second?.stderr);
-    assert.match(second?.stderr ?? "", /another dfget/);
+    assert.ok(second, "the second run ran while the first held the lock");
+    assert.equal(second.code, 73, second.stderr);
+    assert.match(second.stderr, /another dfget/);
     assert.equal(sha256(await readFile(w.out)), sha256(V1));
   });
 });

@@ -22,8 +22,9 @@ export type OriginFault =
    *  (e.g. retry-after, or a fixed date) besides content-type and content-length. */
   | { kind: "status"; status: number; headers?: Record<string, string> }
   /** afterBytes undefined: never answer at all (no headers). afterBytes = n: send the
-   *  headers and the first n body bytes of a GET, then nothing. Ended only by close(). */
-  | { kind: "stall"; afterBytes?: number }
+   *  headers and the first n body bytes of a GET, then nothing: ended only by close(), or,
+   *  with `until`, the rest of the body is sent once that settles (a test's own gate). */
+  | { kind: "stall"; afterBytes?: number; until?: Promise<void> }
   /** Send the headers and the first afterBytes body bytes of a GET, then drop the socket. */
   | { kind: "close-mid-body"; afterBytes: number }
   /** Ignore Range and answer 200 with the full body; no Accept-Ranges. */
@@ -178,7 +179,14 @@ export async function startOrigin(opts: { files?: Record<string, Buffer>; tls?: 
       if (!(await writeCounted(res, body.subarray(offset, Math.min(offset + step, limit)), record, pathname))) return;
       if (fault?.kind === "slow" && offset + step < limit) await sleep(tick);
     }
-    if (fault?.kind === "stall") return; // hold the socket open until the client or close() ends it
+    if (fault?.kind === "stall") {
+      // Hold the socket open until the client or close() ends it, or the gate opens.
+      if (fault.until === undefined || fault.afterBytes === undefined) return;
+      await fault.until;
+      for (let offset = limit; offset < body.length; offset += WRITE_CHUNK_BYTES) {
+        if (!(await writeCounted(res, body.subarray(offset, Math.min(offset + WRITE_CHUNK_BYTES, body.length)), record, pathname))) return;
+      }
+    }
     if (fault?.kind === "close-mid-body") {
       res.socket?.destroy();
       return;
