@@ -85,7 +85,9 @@ test("a full disk is said in words (stdout on /dev/full: ENOSPC), exit 23", { sk
     });
     let stderr = "";
     child.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    // Hang guard: a run that never ends is killed and fails the test (null exit code).
+    const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve)).finally(() => clearTimeout(guard));
     assert.equal(code, 23, `stderr: ${stderr}`);
     assert.match(stderr, /^dfget: error: cannot write to stdout: disk full$/m);
     assert.doesNotMatch(stderr, /ENOSPC/);
