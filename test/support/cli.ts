@@ -35,6 +35,8 @@ export interface RunOptions {
   stdoutEncoding?: BufferEncoding | "buffer";
   /** Written to the child's stdin, then closed (stdin is empty otherwise). */
   input?: string | Buffer;
+  /** Write `input` but leave stdin open (a producer still running) until the child exits. */
+  keepStdinOpen?: boolean;
 }
 
 /** A clean environment: no user config, no cluster env, no colours. */
@@ -55,7 +57,12 @@ export function runDfget(args: string[], opts: RunOptions = {}): Promise<DfgetRu
     for (const [k, v] of Object.entries(opts.env ?? baseEnv())) if (v !== undefined) env[k] = v;
     const child = spawn(process.execPath, [DFGET_BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env, stdio: ["pipe", "pipe", "pipe"] });
     // An empty stdin unless the test gives one (as "ignore" would, but writable when asked).
-    child.stdin.end(opts.input ?? "");
+    if (opts.keepStdinOpen) {
+      child.stdin.on("error", () => undefined); // EPIPE once the child has gone
+      if (opts.input !== undefined) child.stdin.write(opts.input);
+    } else {
+      child.stdin.end(opts.input ?? "");
+    }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));

@@ -15,7 +15,10 @@
 // If-Match → 412 PreconditionFailed) and ListObjectsV2 (list-type=2, prefix,
 // continuation-token, max-keys ≤ 1000, IsTruncated/NextContinuationToken). Requests are
 // recorded (method, raw path, query, range, outcome) for assertions.
-// Faults: `afterGets(n, fn)` runs fn after the n-th object GET (e.g. change the object).
+// Faults: `afterGets(n, fn)` runs fn after the n-th object GET (e.g. change the object);
+// `fault({ match, times, answer })` answers the next `times` matching requests (after the
+// signature check) with a status and body of our choice (503 SlowDown, an HTML error page),
+// or drops the connection ("reset") — throttling and broken proxies in front of a store.
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -46,6 +49,17 @@ interface StoredObject {
   etag: string;
 }
 
+/** What a faulty answer is: a status with an S3 error code (XML body) or a raw body, or a dropped connection. */
+export type S3FaultAnswer = { status: number; code?: string; body?: string; headers?: Record<string, string> } | "reset";
+
+export interface S3Fault {
+  /** Which requests (bucket, decoded key, "" for the bucket; query as parsed). */
+  match(request: { method: string; bucket: string; key: string; query: Record<string, string> }): boolean;
+  /** How many matching requests get the fault; then normal service. */
+  times: number;
+  answer: S3FaultAnswer;
+}
+
 export interface S3Server {
   endpoint: string;
   region: string;
@@ -53,6 +67,7 @@ export interface S3Server {
   put(bucket: string, key: string, body: Buffer | string): void;
   remove(bucket: string, key: string): void;
   afterGets(count: number, action: () => void): void;
+  fault(fault: S3Fault): void;
   close(): Promise<void>;
 }
 
@@ -64,6 +79,7 @@ export async function startS3(options: S3Options): Promise<S3Server> {
   const requests: S3Record[] = [];
   let objectGets = 0;
   const triggers: Array<{ at: number; action: () => void }> = [];
+  const faults: S3Fault[] = [];
 
   const server: Server = createServer((req, res) => {
     const record: S3Record = { method: req.method ?? "", path: "", query: {}, status: 0 };
@@ -82,6 +98,11 @@ export async function startS3(options: S3Options): Promise<S3Server> {
     const slash = path.indexOf("/", 1);
     const bucketName = decodeURIComponent(slash < 0 ? path.slice(1) : path.slice(1, slash));
     const key = slash < 0 ? "" : decodeURIComponent(path.slice(slash + 1));
+    const fault = faults.find((f) => f.times > 0 && f.match({ method: req.method ?? "", bucket: bucketName, key, query }));
+    if (fault !== undefined) {
+      fault.times--;
+      return answerFault(res, record, fault.answer);
+    }
     const bucket = buckets.get(bucketName);
     if (bucket === undefined) return reply(res, record, 404, "NoSuchBucket", "The specified bucket does not exist");
     if (key === "" && req.method === "GET" && query["list-type"] === "2") return list(res, record, bucketName, bucket, query);
@@ -189,6 +210,9 @@ export async function startS3(options: S3Options): Promise<S3Server> {
     afterGets(count, action) {
       triggers.push({ at: count, action });
     },
+    fault(fault) {
+      faults.push(fault);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -208,6 +232,20 @@ function reply(res: ServerResponse, record: S3Record, status: number, code: stri
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xml(message)}</Message></Error>`;
   res.writeHead(status, { "content-type": "application/xml", "content-length": Buffer.byteLength(body) });
   res.end(headOnly ? undefined : body);
+}
+
+function answerFault(res: ServerResponse, record: S3Record, answer: S3FaultAnswer): void {
+  if (answer === "reset") {
+    record.status = 0;
+    record.errorCode = "reset";
+    res.socket?.destroy();
+    return;
+  }
+  if (answer.body === undefined) return reply(res, record, answer.status, answer.code ?? "InternalError", "injected fault");
+  record.status = answer.status;
+  record.errorCode = answer.code;
+  res.writeHead(answer.status, { "content-length": Buffer.byteLength(answer.body), ...answer.headers });
+  res.end(answer.body);
 }
 
 function xml(text: string): string {
