@@ -1,6 +1,7 @@
 // Where each file of a batch goes, decided before any download: the URL's last path
 // segment (cli/output-path.ts, the same rule as one URL with -O DIR/), or the path given
-// on the -i line, or the key below the -r prefix. Then the conflicts, found up front:
+// on the -i line (ending in "/": a directory, the file keeps the URL's name inside it, as
+// with -O DIR/), or the key below the -r prefix (keys ending in "/" never get here). Then the conflicts, found up front:
 //   - two entries writing the same path, or the same URL listed twice → the later entry
 //     fails with 73 ("same output as line N" / "same URL as line N"). A repeated URL is
 //     refused rather than fetched once and written twice: the list is probably wrong,
@@ -52,6 +53,11 @@ export function pathUnder(dir: string, relative: string): string {
   return target;
 }
 
+/** A list path ending in "/" is a directory, as `-O DIR/` is: the file keeps the URL's name inside it. */
+function namedInside(relative: string, url: string): string {
+  return relative.endsWith("/") ? `${relative}${outputNameOf(url)}` : relative;
+}
+
 export function planBatch(sources: readonly BatchSource[], dir: string): BatchEntry[] {
   const byOutput = new Map<string, string>();
   const byUrl = new Map<string, string>();
@@ -59,7 +65,7 @@ export function planBatch(sources: readonly BatchSource[], dir: string): BatchEn
     let output = "";
     if (source.failure) return { label: source.label, url: source.url, output, failure: source.failure };
     try {
-      output = source.relative === undefined ? join(dir, outputNameOf(source.url)) : pathUnder(dir, source.relative);
+      output = source.relative === undefined ? join(dir, outputNameOf(source.url)) : pathUnder(dir, namedInside(source.relative, source.url));
     } catch (err) {
       return { label: source.label, url: source.url, output, failure: err instanceof DfgetError ? err : new DfgetError(String(err)) };
     }

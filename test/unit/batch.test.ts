@@ -57,6 +57,22 @@ describe("batch plan", () => {
     assert.match(plan[3]!.failure!.message, /same output as line 1/);
   });
 
+  it("a list path ending in / is a directory: the URL's name inside it (as -O DIR/); it still may not leave DIR", () => {
+    const plan = planBatch(
+      [
+        { label: "line 1", url: "https://o/x/a.bin?sig=1", relative: "sub/" },
+        { label: "line 2", url: "https://o/y/b%20c.bin", relative: "./" },
+        { label: "line 3", url: "https://o/z/d.bin", relative: "../" },
+        { label: "line 4", url: "https://o/dir/", relative: "sub/" },
+      ],
+      "/out",
+    );
+    assert.equal(plan[0]!.output, "/out/sub/a.bin");
+    assert.equal(plan[1]!.output, "/out/b c.bin");
+    assert.equal(exitCodeOf(plan[2]!.failure), 1);
+    assert.equal(exitCodeOf(plan[3]!.failure), 2);
+  });
+
   it("a path that leaves DIR fails that entry with exit 1; the others stay", () => {
     const plan = planBatch(
       [
