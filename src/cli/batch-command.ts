@@ -78,7 +78,7 @@ async function gatherSources(config: RunConfig, version: string, signal: AbortSi
   }
   if (config.inputFile !== undefined) {
     const name = config.inputFile === "-" ? "stdin" : config.inputFile;
-    for (const line of parseInputList(await readInputList(config.inputFile))) {
+    for (const line of parseInputList(await readInputList(config.inputFile, signal))) {
       const label = `line ${line.line}`;
       try {
         refuseUnsupportedObjectStorage(line.url);

@@ -24,14 +24,31 @@ export function parseInputList(text: string): InputLine[] {
   return lines;
 }
 
-/** The list's text from a file, or from stdin for "-". Unreadable → usage error (2). */
-export async function readInputList(source: string, stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
+/** The list's text from a file, or from stdin for "-". Unreadable → usage error (2).
+ *  `signal` (Ctrl-C, --timeout) ends the wait for a producer that never closes stdin. */
+export async function readInputList(source: string, signal?: AbortSignal, stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
   try {
-    if (source !== "-") return await readFile(source, "utf8");
+    if (source !== "-") return await readFile(source, { encoding: "utf8", signal });
     const chunks: Buffer[] = [];
-    for await (const chunk of stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+    const reading = (async () => {
+      for await (const chunk of stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+    })();
+    await untilAborted(reading, signal);
     return Buffer.concat(chunks).toString("utf8");
   } catch (err) {
+    if (signal?.aborted) throw signal.reason;
     throw new UsageError(`-i ${source}: cannot read the URL list: ${messageOf(err)}`, { cause: err });
   }
+}
+
+/** `work`, or the signal's reason as soon as it aborts (the work is left to the exiting process). */
+function untilAborted(work: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  work.catch(() => undefined);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

@@ -11,6 +11,17 @@ import { prefixOf } from "../../src/cli/batch-recursive.js";
 import { batchSummary, runBatch, type FileOutcome } from "../../src/cli/batch.js";
 import { exitCodeOf, InterruptedError } from "../../src/errors.js";
 
+/** A read of stdin that does not settle fails the test instead of hanging the file. */
+async function guarded<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("the stdin read never settled")), 5_000)));
+  try {
+    return await Promise.race([work, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe("-i list", () => {
   it("skips blank lines and # comments, keeps line numbers and an optional path with spaces", () => {
     const text = "# artifacts\n\nhttps://o/a.bin\n  https://o/b.bin   sub/b copy.bin  \r\n#https://o/skipped\nhttps://o/c.bin#frag\n";
@@ -24,7 +35,18 @@ describe("-i list", () => {
   it("reads stdin for -", async () => {
     const stdin = new PassThrough();
     stdin.end("https://o/x\nhttps://o/y\n");
-    assert.equal(await readInputList("-", stdin), "https://o/x\nhttps://o/y\n");
+    assert.equal(await guarded(readInputList("-", undefined, stdin)), "https://o/x\nhttps://o/y\n");
+  });
+
+  it("Ctrl-C while stdin is still open (a producer that never closes it) ends the read with the interrupt", async () => {
+    const stdin = new PassThrough();
+    stdin.write("https://o/x\n");
+    const controller = new AbortController();
+    const reading = readInputList("-", controller.signal, stdin);
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort(new InterruptedError("SIGINT"));
+    await assert.rejects(guarded(reading), (err) => err instanceof InterruptedError && exitCodeOf(err) === 130);
+    stdin.destroy();
   });
 
   it("an unreadable list is a usage error (2)", async () => {
