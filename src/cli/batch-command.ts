@@ -67,7 +67,7 @@ async function gatherSources(config: RunConfig, version: string, signal: AbortSi
     const client = s3ClientFor(config, version);
     try {
       for (const url of config.urls) {
-        const listing = await listPrefix(client, url, include, signal);
+        const listing = await listPrefix(client, url, include, { signal, retries: config.download.retries });
         sources.push(...listing.sources);
       }
     } finally {

@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { exitCodeOf } from "../../src/errors.js";
 import { S3Client } from "../../src/transport/s3.js";
 import { listAllObjects } from "../../src/transport/s3-listing.js";
+import { RetryPolicy } from "../../src/transport/retry-policy.js";
 import { resolveS3Settings, type StorageOptions } from "../../src/transport/s3-location.js";
 import { startS3, type S3Server } from "../support/s3.js";
 
@@ -127,6 +128,30 @@ describe("S3 client against a verifying S3 server", () => {
       assert.equal((await c.getRange(odd.url, 0, 3)).toString(), "odd");
       const dots = await c.head("s3://bkt/a/%2E%2E/escape.txt");
       assert.equal(dots.contentLength, 4);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("a listing page answered 503 SlowDown, 500 or a reset is asked again; 403 is not", async () => {
+    for (let i = 0; i < 1001; i++) s3.put("slow", `p/${String(i).padStart(4, "0")}.txt`, "x");
+    const c = client(s3);
+    const noWait = (retries: number): RetryPolicy => new RetryPolicy({ retries, baseDelayMs: 0, maxDelayMs: 0 });
+    try {
+      s3.fault({ match: (r) => r.bucket === "slow" && r.query["continuation-token"] !== undefined, times: 1, answer: { status: 503, code: "SlowDown" } });
+      s3.fault({ match: (r) => r.bucket === "slow" && r.query["continuation-token"] !== undefined, times: 1, answer: "reset" });
+      s3.fault({ match: (r) => r.bucket === "slow" && r.query["list-type"] === "2", times: 1, answer: { status: 500, code: "InternalError" } });
+      const objects = await listAllObjects(c, "slow", "p/", { retry: noWait(2) });
+      assert.equal(objects.length, 1001);
+      s3.fault({ match: (r) => r.bucket === "slow", times: 3, answer: { status: 503, code: "SlowDown" } });
+      const exhausted = await failureOf(listAllObjects(c, "slow", "p/", { retry: noWait(2) }));
+      assert.equal(exitCodeOf(exhausted), 22);
+      assert.match(String((exhausted as Error).message), /503 SlowDown/);
+      s3.fault({ match: (r) => r.bucket === "slow", times: 1, answer: { status: 403, code: "AccessDenied" } });
+      const before = s3.requests.length;
+      const denied = await failureOf(listAllObjects(c, "slow", "p/", { retry: noWait(2) }));
+      assert.equal(exitCodeOf(denied), 22);
+      assert.equal(s3.requests.length - before, 1);
     } finally {
       await c.close();
     }
