@@ -139,6 +139,7 @@ async function downloadAll(
   // connections are reused). An HTTP OriginClient pins the first object it HEADs, so every
   // http(s) file gets its own, closed after the file.
   let s3: ReturnType<typeof originFor> | undefined;
+  let notStarted = 0;
   try {
     const outcome = await runBatch(entries, {
       maxConcurrent: config.maxConcurrentFiles,
@@ -148,9 +149,18 @@ async function downloadAll(
         report(entry, outcome, buildSummary(emptyResult(entry.url, entry.output, "none"), { code: outcome.code, error: failure, durationMs: 0 }));
         return outcome;
       },
+      notStarted: (entry, reason) => {
+        const outcome = { code: exitCodeOf(reason), bytesWritten: 0, error: reason };
+        notStarted++;
+        progress.finish(entry, outcome, { silent: true });
+        if (config.json) writeLine(buildSummary(emptyResult(entry.url, entry.output, "none"), { code: outcome.code, error: reason, durationMs: 0 }));
+        return outcome;
+      },
       run: (entry, runSignal) => runOneFile(entry, runSignal, { config, version, shared, running, progress, report, modules, s3: (cfg) => (s3 ??= originFor(cfg, version)) }),
     });
     progress.stop();
+    // One line for the files an interrupt kept from starting, not one per file.
+    if (notStarted > 0) process.stderr.write(`dfget: ${notStarted} of ${outcome.files} files not started (${messageOf(signal.reason)})\n`);
     if (config.json) writeLine(batchSummary(outcome, Date.now() - started));
     else if (outcome.failed > 0) process.stderr.write(`dfget: ${outcome.failed} of ${outcome.files} files failed (exit ${outcome.exitCode})\n`);
     return outcome.exitCode;

@@ -59,7 +59,8 @@ export class BatchProgress {
     this.active.set(entry, bar);
   }
 
-  finish(entry: BatchEntry, outcome: FileOutcome): void {
+  /** A file is done; `silent`: counted without its own line (files an interrupt kept from starting). */
+  finish(entry: BatchEntry, outcome: FileOutcome, { silent = false } = {}): void {
     this.finished++;
     this.bytes += outcome.bytesWritten;
     const bar = this.active.get(entry);
@@ -69,6 +70,7 @@ export class BatchProgress {
     }
     this.total?.update(this.finished, { done: `${this.finished}/${this.opts.files} files, ${formatBytes(this.bytes)}` });
     const counter = `[${this.finished}/${this.opts.files}]`;
+    if (silent) return;
     if (outcome.code !== 0) {
       this.print(`${this.chalk.red("dfget: error:")} ${counter} ${entry.label} ${entry.url}: ${messageOf(outcome.error)} (exit ${outcome.code})`);
     } else if (this.mode === "line") {

@@ -17,6 +17,9 @@ export interface BatchRunOptions {
   run(entry: BatchEntry, signal: AbortSignal): Promise<FileOutcome>;
   /** The outcome of an entry that failed before any download (duplicate, unsafe path). */
   refused(entry: BatchEntry, failure: DfgetError): FileOutcome;
+  /** The outcome of an entry never started because the batch was interrupted (`reason`:
+   *  the signal's); every entry gets one outcome, reported like the others. */
+  notStarted(entry: BatchEntry, reason: unknown): FileOutcome;
   /** Called once per entry as it finishes (refused entries first, in list order). */
   onFinished?(entry: BatchEntry, outcome: FileOutcome): void;
   signal: AbortSignal;
@@ -54,7 +57,7 @@ export async function runBatch(entries: readonly BatchEntry[], opts: BatchRunOpt
     for (let index = queue.shift(); index !== undefined; index = queue.shift()) {
       const entry = entries[index]!;
       if (opts.signal.aborted) {
-        finish(index, { code: exitCodeOf(opts.signal.reason), bytesWritten: 0, error: opts.signal.reason });
+        finish(index, opts.notStarted(entry, opts.signal.reason));
         continue;
       }
       finish(index, await opts.run(entry, opts.signal));

@@ -169,6 +169,7 @@ describe("batch runner", () => {
         return outcome;
       },
       refused: () => assert.fail("nothing refused"),
+      notStarted: () => assert.fail("nothing interrupted"),
       onFinished: (e) => finished.push(e.label),
     });
     await Promise.resolve();
@@ -195,14 +196,17 @@ describe("batch runner", () => {
       signal: new AbortController().signal,
       run: async () => ({ code: 0, bytesWritten: 5 }),
       refused: (_e, failure) => ({ code: exitCodeOf(failure), bytesWritten: 0, error: failure }),
+      notStarted: () => assert.fail("nothing interrupted"),
       onFinished: (e) => finished.push(e.label),
     });
     assert.deepEqual(finished, ["line 1", "line 0"]);
     assert.equal(outcome.exitCode, 73);
   });
 
-  it("an interrupt stops starting files and exits 130", async () => {
+  it("an interrupt stops starting files and exits 130; each file not started is reported as such", async () => {
     const controller = new AbortController();
+    const notStarted: string[] = [];
+    const finished: string[] = [];
     const outcome = await runBatch([entry(0), entry(1), entry(2)], {
       maxConcurrent: 1,
       signal: controller.signal,
@@ -211,8 +215,15 @@ describe("batch runner", () => {
         return { code: 130, bytesWritten: 0 };
       },
       refused: () => assert.fail("nothing refused"),
+      notStarted: (e, reason) => {
+        notStarted.push(e.label);
+        return { code: exitCodeOf(reason), bytesWritten: 0, error: reason };
+      },
+      onFinished: (e) => finished.push(e.label),
     });
     assert.equal(outcome.exitCode, 130);
     assert.equal(outcome.failed, 3);
+    assert.deepEqual(notStarted, ["line 1", "line 2"]);
+    assert.deepEqual(finished, ["line 0", "line 1", "line 2"]);
   });
 });
