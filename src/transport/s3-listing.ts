@@ -25,7 +25,9 @@ export async function listAllObjects(client: S3Client, bucket: string, prefix: s
   let token: string | undefined;
   const seen = new Set<string>();
   for (let page = 0; page < MAX_PAGES; page++) {
-    const query: Record<string, string> = { "list-type": "2", prefix };
+    // encoding-type=url: keys come percent-encoded, so any key survives (XML 1.0 cannot
+    // carry a CR or other control characters; S3 sends them as "&#13;" otherwise).
+    const query: Record<string, string> = { "list-type": "2", prefix, "encoding-type": "url" };
     if (token !== undefined) query["continuation-token"] = token;
     const parsed = await withRetries(retry, page, options.signal, () => listPage(client, bucket, prefix, query, options.signal));
     objects.push(...parsed.objects);

@@ -1,4 +1,5 @@
 // S3's XML answers: error documents and ListObjectsV2 pages, read with fast-xml-parser.
+// Listings are asked with encoding-type=url (keys percent-encoded, decoded here).
 // Values stay strings (a key "007" is not the number 7) and are not trimmed (a key may
 // end in a space).
 import { XMLParser } from "fast-xml-parser";
@@ -58,10 +59,13 @@ export function listPageOf(body: string): ListPage {
   const result = record(parse(body)?.ListBucketResult);
   if (result === undefined) throw new Error("not a ListBucketResult document");
   const contents = Array.isArray(result.Contents) ? result.Contents : [];
+  // Asked with encoding-type=url; a store that ignores it says no EncodingType and sends keys as they are.
+  const urlEncoded = text(result.EncodingType) === "url";
   const objects: ListedObject[] = [];
   for (const entry of contents) {
     const node = record(entry);
-    const key = text(node?.Key);
+    const raw = text(node?.Key);
+    const key = raw !== undefined && urlEncoded ? formDecode(raw) : raw;
     const size = Number(text(node?.Size) ?? Number.NaN);
     if (key === undefined || !Number.isSafeInteger(size) || size < 0) throw new Error("ListBucketResult entry without a Key or a Size");
     objects.push({ key, size, etag: text(node?.ETag) });
@@ -70,4 +74,13 @@ export function listPageOf(body: string): ListPage {
   const token = text(result.NextContinuationToken);
   if (truncated && (token === undefined || token === "")) throw new Error("ListBucketResult is truncated but has no NextContinuationToken");
   return { objects, nextContinuationToken: truncated ? token : undefined };
+}
+
+/** S3's encoding-type=url is form encoding: "+" is a space, a real "+" is "%2B". */
+function formDecode(value: string): string {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, " "));
+  } catch {
+    throw new Error(`ListBucketResult key is not valid URL encoding: ${JSON.stringify(value)}`);
+  }
 }

@@ -1,8 +1,8 @@
 // Hostile inputs for several files and s3 -r, the BUILT dfget against the fakes: a -i
 // second field ending in "/", an interrupt while the list is still being read from stdin,
 // files never started when the batch is interrupted, and a throttled or failing S3 store
-// (503 SlowDown on a listing page and on a GET, an HTML error page, an object replaced
-// between the listing and its GETs).
+// (503 SlowDown on a listing page and on a GET, keys with CR/LF and '+', an HTML error
+// page, an object replaced between the listing and its GETs).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -114,6 +114,17 @@ describe("s3 faults", () => {
     assert.equal(await readFile(join(out, "0003.txt"), "utf8"), "n3\n");
     const throttled = s3.requests.filter((r) => r.errorCode === "SlowDown");
     assert.equal(throttled.length, 2);
+  });
+
+  test("keys with CR/LF, '+', spaces and '&' are saved under their exact names", async () => {
+    const keys = ["line\r\nbreak.txt", "a+b c.txt", "x&y.txt"];
+    keys.forEach((key, i) => s3.put("oddkeys", `p/${key}`, `object ${i}\n`));
+    const w = await dirs.make();
+    const out = join(w.dir, "o");
+    const run = await runDfget(["-r", "s3://oddkeys/p/", "-O", `${out}/`, ...storageArgs()], { timeoutMs: 60_000 });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual((await readdir(out)).sort(), [...keys].sort());
+    for (const [i, key] of keys.entries()) assert.equal(await readFile(join(out, key), "utf8"), `object ${i}\n`);
   });
 
   test("a listing that keeps failing with an HTML error page: exit 22, one line naming the status, nothing created", async () => {

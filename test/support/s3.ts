@@ -13,7 +13,8 @@
 //
 // Served: HEAD and GET of objects (ETag, Accept-Ranges, single Range → 206/416,
 // If-Match → 412 PreconditionFailed) and ListObjectsV2 (list-type=2, prefix,
-// continuation-token, max-keys ≤ 1000, IsTruncated/NextContinuationToken). Requests are
+// continuation-token, max-keys ≤ 1000, IsTruncated/NextContinuationToken, encoding-type=url;
+// without it control characters in keys are numeric references, as S3 sends them). Requests are
 // recorded (method, raw path, query, range, outcome) for assertions.
 // Faults: `afterGets(n, fn)` runs fn after the n-th object GET (e.g. change the object);
 // `fault({ match, times, answer })` answers the next `times` matching requests (after the
@@ -147,11 +148,15 @@ export async function startS3(options: S3Options): Promise<S3Server> {
     const keys = [...bucket.keys()].filter((k) => k.startsWith(prefix) && k > after).sort();
     const page = keys.slice(0, maxKeys);
     const truncated = keys.length > page.length;
+    // encoding-type=url: keys and prefix form-encoded (space → "+"), as S3 does; otherwise as
+    // XML text, control characters as numeric references (S3 sends "&#13;" for a CR).
+    const urlEncoded = query["encoding-type"] === "url";
+    const keyText = (k: string): string => (urlEncoded ? formEncode(k) : xml(k));
     const contents = page
-      .map((k) => `<Contents><Key>${xml(k)}</Key><Size>${bucket.get(k)!.body.length}</Size><ETag>${xml(bucket.get(k)!.etag)}</ETag><StorageClass>STANDARD</StorageClass></Contents>`)
+      .map((k) => `<Contents><Key>${keyText(k)}</Key><Size>${bucket.get(k)!.body.length}</Size><ETag>${xml(bucket.get(k)!.etag)}</ETag><StorageClass>STANDARD</StorageClass></Contents>`)
       .join("");
     const next = truncated ? `<NextContinuationToken>${Buffer.from(page[page.length - 1]!, "utf8").toString("base64url")}</NextContinuationToken>` : "";
-    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${xml(name)}</Name><Prefix>${xml(prefix)}</Prefix><KeyCount>${page.length}</KeyCount><MaxKeys>${maxKeys}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${contents}${next}</ListBucketResult>`;
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${xml(name)}</Name><Prefix>${keyText(prefix)}</Prefix>${urlEncoded ? "<EncodingType>url</EncodingType>" : ""}<KeyCount>${page.length}</KeyCount><MaxKeys>${maxKeys}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${contents}${next}</ListBucketResult>`;
     record.status = 200;
     res.writeHead(200, { "content-type": "application/xml", "content-length": Buffer.byteLength(body) });
     res.end(body);
@@ -249,5 +254,16 @@ function answerFault(res: ServerResponse, record: S3Record, answer: S3FaultAnswe
 }
 
 function xml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
+  return text
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/'/g, "&apos;")
+    .replace(/[\x00-\x1f]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** application/x-www-form-urlencoded, S3's encoding-type=url: "+" for a space, "%2B" for "+". */
+function formEncode(text: string): string {
+  return encodeURIComponent(text).replace(/%20/g, "+");
 }

@@ -8,6 +8,7 @@ import { exitCodeOf } from "../../src/errors.js";
 import { S3Client } from "../../src/transport/s3.js";
 import { listAllObjects } from "../../src/transport/s3-listing.js";
 import { RetryPolicy } from "../../src/transport/retry-policy.js";
+import { listPageOf } from "../../src/transport/s3-xml.js";
 import { resolveS3Settings, type StorageOptions } from "../../src/transport/s3-location.js";
 import { startS3, type S3Server } from "../support/s3.js";
 
@@ -157,6 +158,18 @@ describe("S3 client against a verifying S3 server", () => {
     }
   });
 
+  it("keys with a CR/LF, '+', spaces, '&' and unicode come back from the listing exactly as stored", async () => {
+    const keys = ["odd/line\r\nbreak.txt", "odd/a+b c.txt", "odd/x&y<z>.txt", "odd/ünï%41.txt", "odd/tab\there "];
+    for (const key of keys) s3.put("oddkeys", key, "o");
+    const c = client(s3);
+    try {
+      const objects = await listAllObjects(c, "oddkeys", "odd/");
+      assert.deepEqual(objects.map((o) => o.key).sort(), [...keys].sort());
+    } finally {
+      await c.close();
+    }
+  });
+
   it("lists every page of a prefix (1,200 keys = 2 pages of ≤ 1,000)", async () => {
     for (let i = 0; i < 1200; i++) s3.put("many", `p/${String(i).padStart(4, "0")}.txt`, `n${i}`);
     s3.put("many", "other/x.txt", "x");
@@ -174,5 +187,16 @@ describe("S3 client against a verifying S3 server", () => {
     } finally {
       await c.close();
     }
+  });
+});
+
+describe("ListObjectsV2 pages", () => {
+  const page = (extra: string, key: string): string =>
+    `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><IsTruncated>false</IsTruncated>${extra}<Contents><Key>${key}</Key><Size>1</Size></Contents></ListBucketResult>`;
+
+  it("decodes url-encoded keys ('+' is a space, %2B a plus) only when the page says EncodingType url", () => {
+    assert.deepEqual(listPageOf(page("<EncodingType>url</EncodingType>", "p/a%2Bb+c%0D.txt")).objects[0]!.key, "p/a+b c\r.txt");
+    assert.deepEqual(listPageOf(page("", "p/a+b%2B.txt")).objects[0]!.key, "p/a+b%2B.txt");
+    assert.throws(() => listPageOf(page("<EncodingType>url</EncodingType>", "p/%zz")), /not valid URL encoding/);
   });
 });
