@@ -14,6 +14,7 @@
 // does an output that is a character device or FIFO (stream-output.ts): `stream` then
 // carries the bytes there, and commit() flushes it.
 import { tmpdir } from "node:os";
+import { lstat } from "node:fs/promises";
 import { join } from "node:path";
 import { PieceFile } from "./piece-file.js";
 import { OutputLock } from "./output-lock.js";
@@ -34,7 +35,7 @@ import {
   type ResumePaths,
   type ResumeRecord,
 } from "./resume.js";
-import { WriteError } from "../errors.js";
+import { DfgetError, ExitCode, WriteError } from "../errors.js";
 
 export interface ResumableOptions {
   overwrite: boolean;
@@ -63,6 +64,13 @@ async function scratchFile(): Promise<PieceFile> {
   throw first;
 }
 
+/** A failure that says an earlier partial is of no use any more: the object is gone (22)
+ *  or another version. Anything else (a crash included) leaves an unjudged partial be. */
+function invalidates(err: unknown): boolean {
+  if (!(err instanceof DfgetError)) return false;
+  return err.exitCode === ExitCode.originHttp || err.code === "ERR_OBJECT_CHANGED" || err.code === "ERR_CLUSTER_VERSION";
+}
+
 export class ResumablePartial {
   readonly file: PieceFile;
   private readonly paths: ResumePaths | undefined;
@@ -72,6 +80,10 @@ export class ResumablePartial {
   private readonly pieces = new Map<number, ReusedPiece>();
   private readonly record: RecordWriter | undefined;
   private closed = false;
+  /** An earlier run's partial was opened as it is (resume on) and prepare() has not yet
+   *  judged it: a failure before then (origin unreachable, Ctrl-C during the HEAD) must
+   *  leave it and its record untouched for the next run. */
+  private earlierUnjudged = false;
   /** Set when the output is a character device or FIFO: written into, in order, never renamed onto. */
   readonly stream: StreamOutput | undefined;
 
@@ -109,8 +121,11 @@ export class ResumablePartial {
       throw err;
     }
     try {
+      const earlier = opts.resume && (await lstat(paths.part).then(() => true, () => false));
       const file = await PieceFile.create(output, { overwrite: opts.overwrite, partPath: paths.part, reuse: opts.resume });
-      return new ResumablePartial(file, paths, lock, opts);
+      const partial = new ResumablePartial(file, paths, lock, opts);
+      partial.earlierUnjudged = earlier;
+      return partial;
     } catch (err) {
       await lock.release();
       throw err;
@@ -126,6 +141,7 @@ export class ResumablePartial {
     const paths = this.paths;
     const pinned = identity.validator.etag !== undefined || identity.validator.lastModified !== undefined;
     let reusable = new Map<number, ReusedPiece>();
+    this.earlierUnjudged = false;
     if (paths && this.opts.resume) {
       const record = await readRecord(paths.record);
       const why = record === "corrupt" ? "its record is unreadable" : record && mismatchOf(record, identity);
@@ -178,6 +194,13 @@ export class ResumablePartial {
     if (this.closed) return;
     this.closed = true;
     this.stream?.destroy();
+    if (this.earlierUnjudged && !invalidates(err)) {
+      // Failed before the earlier partial was even looked at: it is as the last run left it.
+      this.record?.close();
+      await this.file.keep();
+      await this.lock?.release();
+      return;
+    }
     const keep = this.identity !== undefined && this.paths !== undefined && keepAfter(err);
     if (keep) {
       this.save(); // already current; once more in case a write of it failed
@@ -194,7 +217,7 @@ export class ResumablePartial {
 
   /** For a signal handler that exits right after: the partial stays (resumable), the lock goes. */
   releaseSync(): void {
-    if (!this.identity) this.file.removeTempSync();
+    if (!this.identity && !this.earlierUnjudged) this.file.removeTempSync();
     this.record?.close();
     this.lock?.releaseSync();
   }

@@ -89,3 +89,50 @@ describe("a signal mid-download, then the same command again", () => {
     });
   }
 });
+
+describe("a rerun that fails before it looks at the earlier partial", () => {
+  test("Ctrl-C while the origin's HEAD hangs: exit 130, the earlier partial and record are kept as they were, the next run reuses them", async () => {
+    const path = "/sig-during-head";
+    origin.setFile(path, CONTENT);
+    origin.setFault(path, { kind: "from-offset", from: STALL_FROM, fault: { kind: "close-mid-body", afterBytes: 1000 } });
+    const w = await dirs.make();
+    const tmp = join(w.dir, "tmp");
+    await mkdir(tmp);
+    const record = join(w.dir, ".out.bin.dfget.json");
+    const args = [origin.url(path), "-O", w.out, "--state-dir", w.state, "--json"];
+    const env = baseEnv({ TMPDIR: tmp });
+    const cut = await runDfget([...args, "--retry", "0"], { env });
+    assert.equal(cut.code, 18, cut.stderr);
+    assert.deepEqual(await partFiles(w.dir), KEPT_FOR_RESUME);
+    const recordBefore = readFileSync(record, "utf8");
+
+    origin.setFault(path, { kind: "stall" }); // the HEAD is never answered
+    const heads = (): number => origin.requests.filter((r) => r.path === path && r.method === "HEAD").length;
+    const headsBefore = heads();
+    let signalled = false;
+    const interrupted = await runDfget(args, {
+      env,
+      onSpawn: (child) => {
+        waitFor("the rerun's HEAD", () => heads() > headsBefore, 30_000).then(
+          () => {
+            signalled = true;
+            child.kill("SIGINT");
+          },
+          () => child.kill("SIGKILL"),
+        );
+      },
+    });
+    assert.ok(signalled, "the rerun sent its HEAD");
+    assert.equal(interrupted.code, 130, interrupted.stderr);
+    assert.deepEqual(await partFiles(w.dir), KEPT_FOR_RESUME, "the earlier partial and record kept, lock released");
+    assert.equal(readFileSync(record, "utf8"), recordBefore, "the record untouched");
+
+    origin.setFault(path, undefined);
+    const rerun = await runDfget(args, { env });
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.equal(sha256(await readFile(w.out)), sha256(CONTENT));
+    assert.equal(rerun.json?.pieces.reused, 2);
+    assert.deepEqual(await partFiles(w.dir), []);
+    assert.deepEqual(await readdir(tmp), [], "nothing in TMPDIR");
+  });
+});

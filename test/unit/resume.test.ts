@@ -304,6 +304,39 @@ describe("ResumablePartial", () => {
     assert.equal(notices.filter((m) => /cannot be resumed/.test(m)).length, 1);
   });
 
+  test("a failure before prepare() (origin unreachable, Ctrl-C during the HEAD) leaves an earlier partial as it was", async () => {
+    const sub = await mkdtemp(join(dir, "rp-"));
+    const out = join(sub, "e.bin");
+    const first = await ResumablePartial.open(out, opts);
+    await first.prepare(identity, plan);
+    await first.file.writePiece(0, Buffer.from("abcd"));
+    first.finished(0, "crc32:3984772369");
+    await first.close(new PartialTransferError("cut"));
+    const paths = resumePathsFor(out);
+    const record = await readFile(paths.record, "utf8");
+
+    const unreachable = await ResumablePartial.open(out, opts);
+    await unreachable.close(new OriginUnreachableError("refused"));
+    assert.deepEqual((await readdir(sub)).sort(), [".e.bin.dfget.json", ".e.bin.dfget.part"]);
+    assert.equal(await readFile(paths.record, "utf8"), record);
+
+    const signalled = await ResumablePartial.open(out, opts);
+    signalled.releaseSync(); // a second Ctrl-C during the HEAD: exit at once
+    assert.deepEqual((await readdir(sub)).sort(), [".e.bin.dfget.json", ".e.bin.dfget.part"]);
+
+    const rerun = await ResumablePartial.open(out, opts);
+    assert.deepEqual([...(await rerun.prepare(identity, plan)).keys()], [0]);
+    await rerun.close(new PartialTransferError("cut"));
+
+    // An earlier partial a 404 says is gone goes even unjudged; one made by this run goes too.
+    const gone = await ResumablePartial.open(out, opts);
+    await gone.close(new OriginHttpError(404, "gone"));
+    assert.deepEqual(await readdir(sub), []);
+    const again = await ResumablePartial.open(out, opts);
+    await again.close(new OriginUnreachableError("refused"));
+    assert.deepEqual(await readdir(sub), [], "a partial this run created, never sized, is not left");
+  });
+
   test("an existing output without --overwrite is 73 and the lock is released", async () => {
     const sub = await mkdtemp(join(dir, "rp-"));
     await writeFile(join(sub, "x.bin"), "old");
