@@ -55,6 +55,29 @@ async function unlinkWhileOpen(path: string, handle: FileHandle): Promise<string
   return byDescriptor;
 }
 
+/**
+ * The fixed partial (`.NAME.dfget.part`), opened only when it is a plain file of its own:
+ * anything else at that name — a symlink (to /etc/passwd or the user's other file), a hard
+ * link to another file, a FIFO, a device — is unlinked, never written through or blocked
+ * on, and a fresh file made in its place with O_EXCL. Without reuse (--no-resume) the old
+ * one is unlinked too rather than truncated. A directory there is not ours to remove: 23.
+ */
+async function openPartial(path: string, reuse: boolean): Promise<FileHandle> {
+  const info = await lstat(path).catch((err: unknown) => {
+    if (errnoOf(err) === "ENOENT") return undefined;
+    throw err;
+  });
+  if (info?.isDirectory()) throw new WriteError(`cannot write ${path}: a directory is in the way of the hidden partial download (not made by dfget: remove it)`);
+  if (info && reuse && info.isFile() && info.nlink === 1) {
+    const handle = await open(path, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const now = await handle.stat();
+    if (now.isFile() && now.nlink === 1 && now.ino === info.ino && now.dev === info.dev) return handle;
+    await handle.close(); // replaced meanwhile: start over as below
+  }
+  if (info) await rm(path, { force: true }); // lstat-based: removes a symlink, not its target
+  return open(path, "wx", 0o644);
+}
+
 /** Errors from link(2) meaning "this filesystem has no hard links", not "target exists". */
 const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK", "EXDEV"]);
 
@@ -120,10 +143,10 @@ export class PieceFile {
     let tempPath = opts.partPath ?? join(dir, `.${basename(output)}.dfget-${randomBytes(6).toString("hex")}.part`);
     let handle: FileHandle;
     try {
-      const flags = opts.partPath === undefined ? "wx" : opts.reuse && (await existsNoFollow(tempPath)) ? "r+" : "w";
-      handle = await open(tempPath, flags, 0o644);
+      handle = opts.partPath === undefined ? await open(tempPath, "wx", 0o644) : await openPartial(tempPath, opts.reuse === true);
       if (replacedMode !== undefined) await handle.chmod(replacedMode);
     } catch (err) {
+      if (err instanceof WriteError) throw err;
       throw writeErrorFrom("create", tempPath, err);
     }
     if (opts.anonymous) tempPath = await unlinkWhileOpen(tempPath, handle);
