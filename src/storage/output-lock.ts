@@ -3,9 +3,9 @@
 // timer, so a rerun right after kill -9 would be refused until the lock aged out; here a
 // lock whose process is gone is stale at once, which is what "kill -9, then rerun" needs.
 import { hostname } from "node:os";
-import { open, readFile, rm } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import { unlinkSync } from "node:fs";
-import { OutputBusyError } from "./resume.js";
+import { OutputBusyError, readOwnFile } from "./resume.js";
 import { WriteError } from "../errors.js";
 
 function errnoOf(err: unknown): string | undefined {
@@ -45,11 +45,17 @@ export class OutputLock {
       } catch (err) {
         if (errnoOf(err) !== "EEXIST") throw new WriteError(`cannot create ${path}: ${errnoOf(err) ?? String(err)}`, { cause: err });
       }
-      const owner = await readFile(path, "utf8").catch(() => "");
+      // A FIFO, symlink or garbage there is no live owner's: read without blocking, then stale.
+      const owner = await readOwnFile(path).catch(() => "");
       if (ownerAlive(owner)) {
         throw new OutputBusyError(`another dfget (pid ${owner.split("\n")[0]}) is downloading to ${output}`);
       }
-      await rm(path, { force: true }); // its owner is gone (crash, kill -9): stale
+      try {
+        await rm(path, { force: true }); // its owner is gone (crash, kill -9): stale
+      } catch (err) {
+        const code = errnoOf(err) === "ERR_FS_EISDIR" ? "EISDIR" : (errnoOf(err) ?? String(err));
+        throw new WriteError(`cannot create ${path}: ${code} (not made by dfget: remove it)`, { cause: err });
+      }
     }
     throw new OutputBusyError(`another dfget is downloading to ${output}`);
   }

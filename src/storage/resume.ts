@@ -12,8 +12,8 @@
 // No fsync: after a power loss it may name a piece whose bytes never reached the disk, so
 // every piece it names is re-read and its crc32 checked before it is believed.
 import { createHash } from "node:crypto";
-import { closeSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
-import { open, readFile, rm } from "node:fs/promises";
+import { closeSync, constants, openSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { open, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { crc32 } from "./crc32.js";
 import { DfgetError, ExitCode } from "../errors.js";
@@ -99,11 +99,27 @@ function isRecord(doc: unknown): doc is ResumeRecord {
   );
 }
 
+/**
+ * The text of a small file dfget keeps beside the output (record, lock), read only when it
+ * is a plain file: never through a symlink (ELOOP) and never blocking on a FIFO someone put
+ * at the name (a blocked open(2) holds a thread-pool thread, and then not even SIGTERM ends
+ * the process). Anything else throws with code "ENOTREGULAR".
+ */
+export async function readOwnFile(path: string): Promise<string> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    if (!(await fh.stat()).isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: "ENOTREGULAR" });
+    return await fh.readFile("utf8");
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The record at `path`: undefined when missing; "corrupt" when unreadable or malformed. */
 export async function readRecord(path: string): Promise<ResumeRecord | "corrupt" | undefined> {
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readOwnFile(path);
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "ENOENT" ? undefined : "corrupt";
   }
@@ -201,8 +217,12 @@ export async function verifiedPieces(partPath: string, plan: readonly PieceSpan[
   const good = new Map<number, ReusedPiece>();
   let fh;
   try {
-    fh = await open(partPath, "r");
+    fh = await open(partPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
+    return good;
+  }
+  if (!(await fh.stat().then((s) => s.isFile(), () => false))) {
+    await fh.close();
     return good;
   }
   try {

@@ -85,8 +85,17 @@ export class CooldownLedger {
     this.records = records;
   }
 
-  /** Reads `<stateDir>/cooldown.json`; a missing, unreadable or corrupt file starts empty. */
-  static async load(stateDir: string, clock: Clock, warn: (m: string) => void): Promise<CooldownLedger> {
+  /**
+   * Reads `<stateDir>/cooldown.json`; a missing, unreadable or corrupt file starts empty.
+   * `warn` is called at most once per ledger: the file is read again at every change, and
+   * a state file that is broken (corrupt, a directory, read-only) stays so for the run.
+   */
+  static async load(stateDir: string, clock: Clock, onWarning: (m: string) => void): Promise<CooldownLedger> {
+    let warned = false;
+    const warn = (message: string): void => {
+      if (!warned) onWarning(message);
+      warned = true;
+    };
     const path = cooldownFilePath(stateDir);
     const doc = await readJsonFile<unknown>(path, null, warn);
     return new CooldownLedger(clock, path, warn, recordsOf(doc, path, warn));

@@ -11,7 +11,7 @@ import { link, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from "n
 import { join } from "node:path";
 import { startOrigin, type FakeOrigin } from "../support/origin.js";
 import { baseEnv, runDfget, workDirs } from "../support/cli.js";
-import { KEPT_FOR_RESUME, partFiles, sha256 } from "../support/cli-e2e.js";
+import { KEPT_FOR_RESUME, freePort, partFiles, sha256 } from "../support/cli-e2e.js";
 
 const MiB = 1024 * 1024;
 /** Fixed content (sha256 counter stream): five pieces of 4 MiB, the last one short. */
@@ -90,5 +90,51 @@ describe("a partial that is not dfget's own plain file", () => {
     execFileSync("mkfifo", [part]);
     const run = await runDfget(w.args, { env: w.env, timeoutMs: 20_000 }); // a hang fails here
     await assertCleanSuccess(run, w);
+  });
+});
+
+describe("a record, lock or state file that is not a plain file", () => {
+  test("a FIFO in place of the record: no hang, one notice, the download starts over", async () => {
+    const w = await interrupted("/fifo-record");
+    const record = join(w.dir, ".out.bin.dfget.json");
+    await rm(record);
+    execFileSync("mkfifo", [record]);
+    const run = await runDfget(w.args, { env: w.env, timeoutMs: 20_000 }); // a hang fails here
+    assert.equal(run.stderr.split("\n").filter((l) => /not resuming/.test(l)).length, 1, run.stderr);
+    await assertCleanSuccess(run, w);
+  });
+
+  test("a FIFO in place of the lock: no live owner, no hang; the partial is resumed", async () => {
+    const w = await interrupted("/fifo-lock");
+    execFileSync("mkfifo", [join(w.dir, ".out.bin.dfget.lock")]);
+    const run = await runDfget(w.args, { env: w.env, timeoutMs: 20_000 });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.json?.pieces.reused, 2);
+    assert.equal(sha256(await readFile(w.out)), sha256(CONTENT));
+    assert.deepEqual(await partFiles(w.dir), []);
+  });
+
+  test("a directory in place of the lock: 23 naming it, the partial kept", async () => {
+    const w = await interrupted("/dir-lock");
+    const lock = join(w.dir, ".out.bin.dfget.lock");
+    await mkdir(lock);
+    const run = await runDfget(w.args, { env: w.env });
+    assert.equal(run.code, 23, run.stderr);
+    assert.equal(run.stderr.trim(), `dfget: error: cannot create ${lock}: is a directory (not made by dfget: remove it)`);
+    assert.deepEqual((await readdir(w.dir)).filter((n) => n.startsWith(".")).sort(), [".out.bin.dfget.json", ".out.bin.dfget.lock", ".out.bin.dfget.part"]);
+    await rm(lock, { recursive: true });
+  });
+
+  test("a FIFO in place of the cooldown ledger: no hang, one notice, the download succeeds", async () => {
+    const path = "/fifo-state";
+    origin.setFile(path, CONTENT);
+    const w = await dirs.make();
+    await mkdir(w.state);
+    execFileSync("mkfifo", [join(w.state, "cooldown.json")]);
+    const dead = await freePort();
+    const run = await runDfget([origin.url(path), "-O", w.out, "--state-dir", w.state, "--scheduler", `127.0.0.1:${dead}`, "--json"], { env: baseEnv(), timeoutMs: 20_000 });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(sha256(await readFile(w.out)), sha256(CONTENT));
+    assert.equal(run.stderr.split("\n").filter((l) => /cooldown\.json/.test(l)).length, 1, run.stderr);
   });
 });

@@ -2,7 +2,8 @@
 // processes writing it at once.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { closeSync, constants, openSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat, symlink, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -176,6 +177,7 @@ describe("persisted ledger", () => {
       assert.match(warnings[0] as string, /cooldown\.json/);
       assert.equal(ledger.record(B), undefined);
       await ledger.markFailed(A, "refused");
+      assert.equal(warnings.length, 1, `one notice per run, not one per read of the file: ${warnings.join(" | ")}`);
       assert.deepEqual(await readLedgerFile(dir), {
         version: 1,
         schedulers: { [A]: { failures: 1, lastFailureAt: T0, lastOutcome: "refused" } },
@@ -208,8 +210,47 @@ describe("persisted ledger", () => {
     assert.equal(ledger.isCooling(A, MINUTE), true);
     await ledger.clear(A);
     assert.equal(ledger.record(A), undefined);
-    assert.ok(warnings.some((m) => /cannot update/.test(m)), warnings.join("\n"));
+    assert.equal(warnings.length, 1, `one notice per run: ${warnings.join(" | ")}`);
+    assert.match(warnings[0] as string, /cooldown\.json/);
   });
+
+  for (const kind of ["a directory", "a FIFO"] as const) {
+    test(`${kind} in place of the file: one notice, no hang, the ledger works in memory`, async () => {
+      const dir = freshDir();
+      await mkdir(dir, { recursive: true });
+      const file = cooldownFilePath(dir);
+      if (kind === "a directory") await mkdir(file);
+      else execFileSync("mkfifo", [file]);
+      const { warn, warnings } = collectWarnings();
+      // Hang guard: a read blocked in open(2) on the FIFO holds a thread-pool thread that no
+      // test timeout can free (the process could not even exit). After 5 s, every blocked
+      // reader is given a writer and EOF, and the test fails instead of hanging.
+      let unblocked = false;
+      let unblocker: NodeJS.Timeout | undefined;
+      const guard = setTimeout(() => {
+        unblocker = setInterval(() => {
+          try {
+            closeSync(openSync(file, constants.O_WRONLY | constants.O_NONBLOCK));
+            unblocked = true;
+          } catch {
+            // no reader waiting (ENXIO), or no FIFO any more
+          }
+        }, 100);
+      }, 5_000);
+      try {
+        const ledger = await CooldownLedger.load(dir, fakeClock(T0), warn);
+        await ledger.markFailed(A, "refused");
+        assert.equal(ledger.isCooling(A, MINUTE), true);
+        await ledger.clear(A);
+        assert.equal(unblocked, false, "blocked opening the FIFO");
+        assert.equal(warnings.length, 1, warnings.join(" | "));
+        assert.match(warnings[0] as string, /cooldown\.json/);
+      } finally {
+        clearTimeout(guard);
+        clearInterval(unblocker);
+      }
+    });
+  }
 });
 
 const PROJECT_ROOT = fileURLToPath(new URL("../..", import.meta.url));
