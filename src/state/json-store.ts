@@ -45,8 +45,12 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
   try {
     await fh.writeFile(JSON.stringify(value, null, 2) + "\n");
     await fh.sync();
-  } finally {
     await fh.close();
+  } catch (err) {
+    // A full disk (ENOSPC) must not leave an empty temp file in the state dir per run.
+    await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
   }
   try {
     await rename(tmp, path);

@@ -24,7 +24,7 @@ import {
   RecordWriter,
   type ResumeRecord,
 } from "../../src/storage/resume.js";
-import { updateJsonFile } from "../../src/state/json-store.js";
+import { updateJsonFile, writeJsonAtomic } from "../../src/state/json-store.js";
 import {
   DfgetError,
   DigestMismatchError,
@@ -243,6 +243,14 @@ describe("state files", () => {
     } finally {
       await release();
     }
+  });
+
+  test("a write that fails after its temp file is open (as on a full disk) leaves no temp file", async () => {
+    const stateDir = await mkdtemp(join(dir, "state-"));
+    // JSON.stringify throws on a BigInt: the same path as ENOSPC from write(2).
+    const err = await writeJsonAtomic(join(stateDir, "cooldown.json"), { n: 1n }).catch((e: unknown) => e);
+    assert.ok(err instanceof TypeError, String(err));
+    assert.deepEqual(await readdir(stateDir), []);
   });
 
   test("a state dir that cannot exist (a file in its place) fails fast", async () => {
