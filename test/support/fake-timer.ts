@@ -1,6 +1,7 @@
 // A hand-driven Timer for tests: time moves only in advance(), which fires the timers
 // that fall due in order and lets the promises they settle run before going on.
 import type { Timer } from "../../src/clock.js";
+import type { WatchdogTimers } from "../../src/transport/low-speed.js";
 
 export interface FakeTimer extends Timer {
   /** Moves time forward by `ms`, firing due timers one by one (microtasks drained between). */
@@ -41,5 +42,25 @@ export function fakeTimer(startMs = 0): FakeTimer {
       await settle();
     },
     pending: () => timers.size,
+  };
+}
+
+/** Low-speed watchdog timers for tests: time moves only in advance(), which runs each armed interval once. */
+export function handTimers(): WatchdogTimers & { advance(ms: number): void } {
+  let now = 0;
+  const ticks = new Set<() => void>();
+  return {
+    now: () => now,
+    setInterval: (fn) => {
+      ticks.add(fn);
+      return fn;
+    },
+    clearInterval: (handle) => {
+      ticks.delete(handle as () => void);
+    },
+    advance(ms) {
+      now += ms;
+      for (const fn of [...ticks]) fn();
+    },
   };
 }

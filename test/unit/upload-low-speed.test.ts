@@ -9,35 +9,15 @@ import { EventEmitter } from "node:events";
 import { connect, type Socket } from "node:net";
 import { startVortexServer } from "../../src/serve/vortex-server.js";
 import { writeWatched, type BodyOutcome } from "../../src/serve/upload-body.js";
-import type { WatchdogTimers } from "../../src/transport/low-speed.js";
 import { encodeDownloadPiece, type PieceMetadata } from "../../src/transport/vortex-codec.js";
 import { fetchPiece } from "../../src/transport/vortex-client.js";
 import { deferred, HANG_GUARD_MS } from "../support/wait.js";
-import { settle } from "../support/fake-timer.js";
+import { handTimers, settle } from "../support/fake-timer.js";
 
 const KiB = 1024;
 const WINDOW_MS = 1000;
 const TASK_ID = "a1b2c3d4e5f60718293a4b5c6d7e8f90".repeat(2);
 
-/** Time moves only when the test says so; each advance runs the watchdog's interval once. */
-function handTimers(): WatchdogTimers & { advance(ms: number): void } {
-  let now = 0;
-  const ticks = new Set<() => void>();
-  return {
-    now: () => now,
-    setInterval: (fn) => {
-      ticks.add(fn);
-      return fn;
-    },
-    clearInterval: (handle) => {
-      ticks.delete(handle as () => void);
-    },
-    advance(ms) {
-      now += ms;
-      for (const fn of [...ticks]) fn();
-    },
-  };
-}
 
 /** A socket whose kernel takes a write only when the test calls take(); write() always asks for "drain". */
 class FakeSocket extends EventEmitter {

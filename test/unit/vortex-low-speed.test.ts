@@ -5,34 +5,15 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { TimeoutError } from "../../src/errors.js";
-import type { WatchdogTimers } from "../../src/transport/low-speed.js";
 import { encodePieceContentHeader, type PieceMetadata } from "../../src/transport/vortex-codec.js";
 import { fetchPiece } from "../../src/transport/vortex-client.js";
 import { deferred } from "../support/wait.js";
+import { handTimers } from "../support/fake-timer.js";
 
 const TASK_ID = "a1b2c3d4e5f60718293a4b5c6d7e8f90".repeat(2);
 const WINDOW_MS = 1000;
 const LIMIT = 1024;
 
-/** Time moves only when the test says so; tick() runs the watchdog's interval. */
-function handTimers(): WatchdogTimers & { advance(ms: number): void } {
-  let now = 0;
-  const ticks = new Set<() => void>();
-  return {
-    now: () => now,
-    setInterval: (fn) => {
-      ticks.add(fn);
-      return fn;
-    },
-    clearInterval: (handle) => {
-      ticks.delete(handle as () => void);
-    },
-    advance(ms) {
-      now += ms;
-      for (const fn of [...ticks]) fn();
-    },
-  };
-}
 
 /** A parent that accepts, reads the request, and lets the test decide what to send. */
 async function withParent(fn: (port: number, nextRequest: () => Promise<Socket>) => Promise<void>): Promise<void> {
