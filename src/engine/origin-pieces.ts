@@ -3,7 +3,6 @@
 // piece by piece) and after it (no scheduler left, or none configured).
 import { createCrc32Hasher } from "../storage/digest.js";
 import { RangeNotSupportedError } from "../transport/origin.js";
-import { finalError } from "../transport/retry-policy.js";
 import type { OriginTransport } from "./parts.js";
 import type { FinishedPiece, PieceLedger } from "./piece-ledger.js";
 
@@ -87,12 +86,13 @@ async function verifyOneParentPiece(opts: OriginPiecesOptions): Promise<boolean>
  */
 async function backoffBeforeRetry(opts: OriginPiecesOptions, key: string | number, piece: number, err: unknown): Promise<unknown> {
   if (err instanceof RangeNotSupportedError) return err;
-  const retry = opts.ledger.retry;
-  const decision = retry.onFailure(key, err);
-  if (!decision.retry) return finalError(decision, err);
-  opts.onRetry?.(piece, err, decision.attempt);
-  await retry.wait(decision.delayMs, opts.signal);
-  return undefined;
+  try {
+    await opts.ledger.retry.backoff(key, err, opts.signal, (attempt) => opts.onRetry?.(piece, err, attempt));
+    return undefined;
+  } catch (final) {
+    if (opts.signal.aborted) throw opts.signal.reason; // the wait was cut by the abort
+    return final;
+  }
 }
 
 /**

@@ -5,15 +5,15 @@
 import { EventEmitter } from "node:events";
 import { createReadStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
-import type { Writable } from "node:stream";
 import { ClusterVersionError, DigestMismatchError, NoSchedulerError, PartialTransferError, WriteError, messageOf } from "../errors.js";
 import { parseDigest, hashFile, type ParsedDigest } from "../storage/digest.js";
 import type { PieceFile } from "../storage/piece-file.js";
+import type { StreamOutput } from "../storage/stream-output.js";
 import { ResumablePartial } from "../storage/resumable.js";
 import { urlFingerprint, type ReusedPiece } from "../storage/resume.js";
 import { redactUrl } from "../net/redact.js";
 import { RangeNotSupportedError, type OriginInfo } from "../transport/origin.js";
-import { RetryPolicy, finalError, isRetryable } from "../transport/retry-policy.js";
+import { RetryPolicy, isRetryable } from "../transport/retry-policy.js";
 import type { SchedulerSelector } from "../switching/selector.js";
 import { goesStraightToOrigin, pieceLengthFor, planPieces } from "../task/piece-plan.js";
 import { taskIdOfConfig } from "../task/task-id.js";
@@ -28,11 +28,6 @@ import { emptyResult, type RunResult } from "./result.js";
 import { StdoutPump } from "./stdout-pump.js";
 
 export type { RunResult } from "./result.js";
-
-interface StreamTarget {
-  name: string;
-  out: Writable;
-}
 
 /** Progress events are at most this often, except the first and the last. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -50,7 +45,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
   private selector: SchedulerSelector | undefined;
   private pump: StdoutPump | undefined;
   /** Where bytes are streamed in order instead of renamed into place (stdout, a device, a FIFO). */
-  private target: StreamTarget | undefined;
+  private target: StreamOutput | undefined;
   /** Ends the run with `reason` (a streamed target that failed). */
   private stopRun: (reason: unknown) => void = () => undefined;
   private lastProgressAt = 0;
@@ -107,7 +102,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
     const partial = await ResumablePartial.open(cfg.output, { overwrite: cfg.overwrite, resume: cfg.resume, notice: (m) => this.emit("notice", m) });
     this.partial = partial;
     // Bytes streamed in order: to stdout (`-O -`), or into a character device or FIFO.
-    this.target = partial.stream ?? (cfg.output === "-" ? { name: "stdout", out: process.stdout } : undefined);
+    this.target = partial.stream;
     // A target that fails (EPIPE, ENOSPC) ends the run at once, not after the download.
     const local = new AbortController();
     this.stopRun = (reason) => local.abort(reason);
@@ -122,7 +117,7 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
       await this.pump?.finish();
       if (wanted) await this.verify(sink, wanted);
       if (this.target && !this.pump) await this.copyTo(this.target, sink);
-      if (cfg.output !== "-") await partial.commit();
+      await partial.commit();
       this.emitProgress(true);
     } catch (err) {
       failure = local.signal.aborted ? local.signal.reason : err;
@@ -346,16 +341,15 @@ export class DownloadRun extends EventEmitter<DownloadEvents> {
       } catch (err) {
         reuse = undefined;
         if (signal.aborted) throw err;
-        const decision = this.retry.onFailure("stream", err);
-        if (!decision.retry) throw finalError(decision, err);
-        this.emit("debug", `streamed GET: ${messageOf(err)}; retry ${decision.attempt} of ${this.parts.config.download.retries}`);
-        this.facts.bytesWritten = 0;
-        await this.retry.wait(decision.delayMs, signal);
+        await this.retry.backoff("stream", err, signal, (attempt) => {
+          this.emit("debug", `streamed GET: ${messageOf(err)}; retry ${attempt} of ${this.parts.config.download.retries}`);
+          this.facts.bytesWritten = 0;
+        });
       }
     }
   }
 
-  private async copyTo(target: StreamTarget, sink: PieceFile): Promise<void> {
+  private async copyTo(target: StreamOutput, sink: PieceFile): Promise<void> {
     const start = this.onStdout?.length ?? 0;
     try {
       await pipeline(createReadStream(sink.tempPath, { start, highWaterMark: 1 << 20 }), target.out, { end: false });

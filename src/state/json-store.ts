@@ -2,29 +2,18 @@
 // read-modify-write under a proper-lockfile lock, written as temp file + fsync + rename
 // (+ directory fsync), mode 0600. A corrupt or unreadable file is reported through
 // `onWarning` and treated as empty — never a crash.
-import { constants } from "node:fs";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import lockfile from "proper-lockfile";
+import { readRegularFile } from "../regular-file.js";
 
 export type Warn = (message: string) => void;
-
-/** Never blocks on a FIFO at the name (a blocked open(2) would outlive even SIGTERM). */
-async function readRegularFile(path: string): Promise<string> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    if (!(await fh.stat()).isFile()) throw new Error("not a regular file");
-    return await fh.readFile("utf8");
-  } finally {
-    await fh.close();
-  }
-}
 
 export async function readJsonFile<T>(path: string, fallback: T, onWarning: Warn): Promise<T> {
   let text: string;
   try {
-    text = await readRegularFile(path);
+    text = await readRegularFile(path, { followLinks: true }); // never blocks on a FIFO
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") onWarning(`cannot read ${path}: ${(err as Error).message}; starting fresh`);
     return fallback;

@@ -12,13 +12,13 @@
 //
 // `-O -` uses an unlinked file instead (nothing to resume, nothing left behind), and so
 // does an output that is a character device or FIFO (stream-output.ts): `stream` then
-// carries the bytes there, and commit() flushes it.
+// carries the bytes there (stdout for `-O -`), and commit() flushes it.
 import { tmpdir } from "node:os";
 import { lstat } from "node:fs/promises";
 import { join } from "node:path";
 import { PieceFile } from "./piece-file.js";
 import { OutputLock } from "./output-lock.js";
-import { openStreamOutput, type StreamOutput } from "./stream-output.js";
+import { openStreamOutput, stdoutOutput, type StreamOutput } from "./stream-output.js";
 import {
   RECORD_VERSION,
   discardResume,
@@ -84,7 +84,7 @@ export class ResumablePartial {
    *  judged it: a failure before then (origin unreachable, Ctrl-C during the HEAD) must
    *  leave it and its record untouched for the next run. */
   private earlierUnjudged = false;
-  /** Set when the output is a character device or FIFO: written into, in order, never renamed onto. */
+  /** Set when the output is stdout, a character device or a FIFO: written into, in order, never renamed onto. */
   readonly stream: StreamOutput | undefined;
 
   private constructor(file: PieceFile, paths: ResumePaths | undefined, lock: OutputLock | undefined, opts: ResumableOptions, stream?: StreamOutput) {
@@ -99,8 +99,8 @@ export class ResumablePartial {
   /** `output` "-", a character device or a FIFO → an unlinked temp file, no lock, no
    *  resume. Throws 73 (exists, busy) or 23. */
   static async open(output: string, opts: ResumableOptions): Promise<ResumablePartial> {
-    const stream = output === "-" ? undefined : await openStreamOutput(output);
-    if (output === "-" || stream) {
+    const stream = output === "-" ? stdoutOutput() : await openStreamOutput(output);
+    if (stream) {
       try {
         const file = await scratchFile();
         return new ResumablePartial(file, undefined, undefined, opts, stream);

@@ -16,6 +16,7 @@ import { closeSync, constants, openSync, renameSync, rmSync, writeFileSync, writ
 import { open, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { crc32 } from "./crc32.js";
+import { readRegularFile } from "../regular-file.js";
 import { DfgetError, ExitCode } from "../errors.js";
 
 export const RECORD_VERSION = 1;
@@ -99,20 +100,9 @@ function isRecord(doc: unknown): doc is ResumeRecord {
   );
 }
 
-/**
- * The text of a small file dfget keeps beside the output (record, lock), read only when it
- * is a plain file: never through a symlink (ELOOP) and never blocking on a FIFO someone put
- * at the name (a blocked open(2) holds a thread-pool thread, and then not even SIGTERM ends
- * the process). Anything else throws with code "ENOTREGULAR".
- */
-export async function readOwnFile(path: string): Promise<string> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    if (!(await fh.stat()).isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: "ENOTREGULAR" });
-    return await fh.readFile("utf8");
-  } finally {
-    await fh.close();
-  }
+/** The text of a small file dfget keeps beside the output (record, lock): a plain file, not through a symlink. */
+export function readOwnFile(path: string): Promise<string> {
+  return readRegularFile(path, { followLinks: false });
 }
 
 /** The record at `path`: undefined when missing; "corrupt" when unreadable or malformed. */

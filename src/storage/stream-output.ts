@@ -24,6 +24,11 @@ function codeOf(err: unknown): string {
   return (err as NodeJS.ErrnoException | undefined)?.code ?? (err instanceof Error ? err.message : String(err));
 }
 
+/** `-O -`: the process's stdout, which the run neither ends nor closes. */
+export function stdoutOutput(): StreamOutput {
+  return { name: "stdout", out: process.stdout, end: async () => undefined, destroy: () => undefined };
+}
+
 /** The stream for `path` when it is a character device or FIFO; undefined for anything else. */
 export async function openStreamOutput(path: string): Promise<StreamOutput | undefined> {
   const info = await stat(path).catch(() => undefined);

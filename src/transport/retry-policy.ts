@@ -59,7 +59,7 @@ export type RetryDecision =
   | { retry: false; reason: "deadline"; error: TimeoutError };
 
 /** The error a failed try ends with when `decision` grants no retry. */
-export function finalError(decision: RetryDecision, err: unknown): unknown {
+function finalError(decision: RetryDecision, err: unknown): unknown {
   return !decision.retry && decision.reason === "deadline" ? decision.error : err;
 }
 
@@ -118,8 +118,22 @@ export class RetryPolicy {
     return { retry: true, delayMs: Math.max(backoff, asked), attempt: failed };
   }
 
+  /**
+   * After a failed try of `key`: `onRetry(attempt)`, then the wait before the next try
+   * (the backoff, or the server's longer Retry-After), then the attempt number. Throws the
+   * error to end with when no retry is granted (finalError); rejects with the signal's
+   * reason when it aborts during the wait.
+   */
+  async backoff(key: string | number, err: unknown, signal?: AbortSignal, onRetry?: (attempt: number) => void): Promise<number> {
+    const decision = this.onFailure(key, err);
+    if (!decision.retry) throw finalError(decision, err);
+    onRetry?.(decision.attempt);
+    await this.wait(decision.delayMs, signal);
+    return decision.attempt;
+  }
+
   /** Resolves after `ms` on the policy's timer, or rejects with the signal's reason when it aborts first. */
-  wait(ms: number, signal?: AbortSignal): Promise<void> {
+  private wait(ms: number, signal?: AbortSignal): Promise<void> {
     return backoffSleep(ms, signal, this.timer);
   }
 

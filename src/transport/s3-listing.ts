@@ -4,7 +4,7 @@
 // (retry-policy.ts: backoff with jitter, `retries` tries after the first), as AWS's own
 // clients do: one throttled page of a long listing must not fail the whole -r run.
 import { DfgetError, ExitCode, PartialTransferError, messageOf } from "../errors.js";
-import { DEFAULT_RETRIES, RetryPolicy, finalError } from "./retry-policy.js";
+import { DEFAULT_RETRIES, RetryPolicy } from "./retry-policy.js";
 import type { S3Client } from "./s3.js";
 import { listPageOf, type ListedObject, type ListPage } from "./s3-xml.js";
 
@@ -45,9 +45,7 @@ async function withRetries<T>(retry: RetryPolicy, key: number, signal: AbortSign
       return await attempt();
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      const decision = retry.onFailure(`list page ${key}`, err);
-      if (!decision.retry) throw finalError(decision, err);
-      await retry.wait(decision.delayMs, signal);
+      await retry.backoff(`list page ${key}`, err, signal);
     }
   }
 }
